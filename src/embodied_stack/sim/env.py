@@ -168,3 +168,40 @@ class Env(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class AgentInput:
+    """What a navigation agent sees at one step.
+
+    ``goal_xy`` is the target position in ``map`` (as the memory returns it: a reachable standoff
+    point near the thing); the agent gets it relative to itself through :meth:`goal_vector`, the
+    way a robot gets it from odometry.
+    """
+
+    frame: Frame
+    pose: Pose2D
+    goal_xy: np.ndarray
+    instruction: str = ""
+    step_index: int = 0
+
+    def goal_vector(self) -> tuple[float, float]:
+        """(distance_m, bearing_rad) from the agent to the goal; bearing CCW from the agent's heading."""
+        dx = float(self.goal_xy[0]) - self.pose.x
+        dy = float(self.goal_xy[1]) - self.pose.y
+        bearing = math.atan2(dy, dx) - self.pose.yaw
+        bearing = (bearing + math.pi) % (2.0 * math.pi) - math.pi
+        return math.hypot(dx, dy), bearing
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """A navigation agent: the oracle, a random walker, the VLA policy, its ONNX runtime."""
+
+    def reset(self, instruction: str, goal_xy: np.ndarray) -> None:
+        """Start a new episode."""
+        ...
+
+    def act(self, inp: AgentInput) -> Action:
+        """Choose the next discrete action."""
+        ...
