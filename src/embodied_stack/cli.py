@@ -36,6 +36,7 @@ REGISTRARS: tuple[str, ...] = (
     "embodied_stack.planning.cli",
     "embodied_stack.deploy.cli",
     "embodied_stack.bags.cli",
+    "embodied_stack.sim.memory_eval",
     "embodied_stack.demo",
 )
 

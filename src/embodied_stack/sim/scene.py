@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from embodied_stack.errors import FormatError
 from embodied_stack.sim.errors import SceneFormatError
 
 SCENE_FORMAT = "embodied-stack.scene/1"
@@ -152,21 +153,25 @@ class Scene:
 def load_scene(path: str | Path) -> Scene:
     """Read and validate a scene/1 JSON file."""
     path = Path(path)
+    scene = _parse_scene(read_json(path, SceneFormatError), str(path))
+    scene.source = str(path)
+    return scene
+
+
+def read_json(path: Path, error: type[FormatError]) -> Any:
+    """Parse a UTF-8 JSON file, raising ``error`` naming the file when it cannot."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
-        raise SceneFormatError("file not found", path=str(path)) from err
+        raise error("file not found", path=str(path)) from err
     except UnicodeDecodeError as err:
-        raise SceneFormatError("not UTF-8 text", path=str(path)) from err
+        raise error("not UTF-8 text", path=str(path)) from err
     except OSError as err:
-        raise SceneFormatError(f"cannot read ({err.strerror})", path=str(path)) from err
+        raise error(f"cannot read ({err.strerror})", path=str(path)) from err
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as err:
-        raise SceneFormatError(f"not valid JSON ({err.msg} at line {err.lineno})", path=str(path)) from err
-    scene = _parse_scene(data, str(path))
-    scene.source = str(path)
-    return scene
+        raise error(f"not valid JSON ({err.msg} at line {err.lineno})", path=str(path)) from err
 
 
 def save_scene(scene: Scene, path: str | Path) -> None:
@@ -215,19 +220,21 @@ def _is_simple(poly: np.ndarray) -> bool:
 
 
 class _Fields:
-    """Typed field access that names the file and the JSON path on error."""
+    """Typed field access that names the file and the JSON path on error (raising ``error``,
+    so the episode and query loaders share it)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, error: type[FormatError] = SceneFormatError) -> None:
         self.path = path
+        self.error = error
 
-    def fail(self, where: str, expected: str, got: Any) -> SceneFormatError:
+    def fail(self, where: str, expected: str, got: Any) -> FormatError:
         shown = json.dumps(got)[:80] if _jsonable(got) else repr(got)[:80]
-        return SceneFormatError(f"expected {expected}, got {shown}", path=self.path, field=where)
+        return self.error(f"expected {expected}, got {shown}", path=self.path, field=where)
 
     def get(self, obj: dict[str, Any], key: str, where: str, default: Any = ...) -> Any:
         if key not in obj:
             if default is ...:
-                raise SceneFormatError("is required", path=self.path, field=f"{where}.{key}".lstrip("."))
+                raise self.error("is required", path=self.path, field=f"{where}.{key}".lstrip("."))
             return default
         return obj[key]
 
