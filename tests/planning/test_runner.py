@@ -1,0 +1,133 @@
+"""Task execution in the embedded simulator: planner + a scripted memory + the oracle agent.
+
+The memory is scripted (its behaviour is tested in tests/memory): it answers with the navigable
+point nearest each object of the asked category, best first, optionally with a wrong first
+candidate to exercise replanning.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embodied_stack.planning.planner import Planner, PlannerConfig
+from embodied_stack.planning.runner import RunnerConfig, run_task
+from embodied_stack.planning.tasks import (
+    Task,
+    TaskSet,
+    TaskStep,
+    load_tasks,
+    parse_tasks,
+    save_tasks,
+    score_task,
+)
+from embodied_stack.planning.types import FeedbackStatus, PlannerState
+from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
+from embodied_stack.sim.env import Action, AgentInput, Pose2D
+from embodied_stack.sim.errors import EpisodeFormatError
+from embodied_stack.sim.oracle import OracleAgent
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
+from simb_scenes import two_rooms  # noqa: E402
+
+
+@dataclass
+class Hit:
+    node_id: str
+    name: str
+    score: float
+    level: int
+    target_pose: Pose2D
+    position: tuple[float, float, float]
+
+
+@dataclass
+class Result:
+    answer: str
+    hits: list[Hit]
+
+
+class GroundTruthMemory:
+    def __init__(self, sim: EmbeddedSim, decoy: tuple[float, float] | None = None) -> None:
+        self.sim = sim
+        self.decoy = decoy
+
+    def query(self, text, kind=None, k=5, robot_pose=None):  # noqa: ANN001, ANN201
+        hits = []
+        if self.decoy is not None:
+            hits.append(Hit("decoy", "decoy", 0.95, 0, Pose2D(*self.decoy), (*self.decoy, 0.5)))
+        for obj in self.sim.scene.objects:
+            if obj.category in text:
+                xy = self.sim.navmap.nearest_navigable(np.array([obj.center[:2]]))[0]
+                hits.append(Hit(obj.id, obj.category, 0.9, 0, Pose2D(float(xy[0]), float(xy[1])), obj.center))
+        return Result("ok", hits[:k])
+
+
+@pytest.fixture(scope="module")
+def sim() -> EmbeddedSim:
+    return EmbeddedSim(two_rooms(), SimConfig(width=64, height=48))
+
+
+def oracle(sim: EmbeddedSim) -> OracleAgent:
+    return OracleAgent(sim.navmap, forward_step_m=0.25, turn_angle_rad=np.deg2rad(30.0))
+
+
+def test_two_step_task_succeeds_and_scores(sim: EmbeddedSim) -> None:
+    sim.reset(Pose2D(6.0, 1.0, 0.0))
+    planner = Planner(GroundTruthMemory(sim))
+    events: list[str] = []
+    steps: list[Pose2D] = []
+    run = run_task(sim, planner, oracle(sim), "go to the fridge, then to the bed",
+                   listener=lambda e, _p: events.append(e), on_step=lambda pose, _f: steps.append(pose))
+    assert run.succeeded, run.status
+    assert [r.outcome for r in run.runs] == [FeedbackStatus.REACHED, FeedbackStatus.REACHED]
+    assert len(steps) == run.steps - len(run.runs)  # every run ends with a STOP, which does not move
+    assert "plan" in events and "subgoal" in events
+    task = Task("t1", "go to the fridge, then to the bed",
+                (TaskStep(target_categories=("fridge",)), TaskStep(target_categories=("bed",))))
+    score = score_task(sim.scene, sim.navmap, task, run, 1.0)
+    assert score.success and len(score.steps) == 2
+    assert all(0.6 <= s.spl <= 1.0 for s in score.steps)
+
+
+def test_wrong_memory_answer_fails_the_ground_truth(sim: EmbeddedSim) -> None:
+    sim.reset(Pose2D(2.0, 2.5, 0.0))
+    planner = Planner(GroundTruthMemory(sim, decoy=(6.0, 1.0)), PlannerConfig(candidates=1))
+    run = run_task(sim, planner, oracle(sim), "go to the fridge")
+    assert run.succeeded  # the robot reached what the memory said...
+    score = score_task(sim.scene, sim.navmap, Task("t", "x", (TaskStep(target_categories=("fridge",)),)), run, 1.0)
+    assert not score.success and not score.steps[0].reached  # ...which was not a fridge
+
+
+class WallBanger:
+    """Drives forward forever: collides, so the runner reports BLOCKED."""
+
+    def reset(self, instruction: str, goal_xy: np.ndarray) -> None:
+        pass
+
+    def act(self, inp: AgentInput) -> Action:
+        return Action.MOVE_FORWARD
+
+
+def test_blocked_agent_makes_the_planner_replan_then_fail(sim: EmbeddedSim) -> None:
+    sim.reset(Pose2D(1.0, 1.0, np.pi))
+    planner = Planner(GroundTruthMemory(sim, decoy=(6.0, 1.0)), PlannerConfig(candidates=2, explore_on_miss=False))
+    run = run_task(sim, planner, WallBanger(), "go to the fridge", config=RunnerConfig(blocked_after_collisions=5))
+    assert [r.outcome for r in run.runs] == [FeedbackStatus.BLOCKED, FeedbackStatus.BLOCKED]
+    assert run.status is not None and run.status.state == PlannerState.FAILED and run.status.replans == 2
+
+
+def test_task_set_round_trip_and_errors(tmp_path: Path, sim: EmbeddedSim) -> None:
+    ts = TaskSet("test", [Task("t1", "go to the bed", (TaskStep(target_categories=("bed",)),))])
+    save_tasks(ts, tmp_path / "t.json")
+    assert load_tasks(tmp_path / "t.json", scene=sim.scene).tasks == ts.tasks
+    bad = ts.to_dict()
+    bad["tasks"][0]["steps"] = [{"target_categories": ["unicorn"]}]
+    with pytest.raises(EpisodeFormatError, match=r"tasks\[0\].steps\[0\].target_categories"):
+        parse_tasks(bad, scene=sim.scene)
+    with pytest.raises(EpisodeFormatError, match="format"):
+        parse_tasks({"format": "x"})
