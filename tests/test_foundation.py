@@ -14,7 +14,11 @@ from embodied_stack._deps import available, require
 from embodied_stack.cli import GROUPS, build_parser, main
 from embodied_stack.errors import MissingDependencyError
 from embodied_stack.memory.errors import InvalidObservationError
-from embodied_stack.memory.types import Observation, read_observations_jsonl, write_observations_jsonl
+from embodied_stack.memory.types import (
+    Observation,
+    read_observations_jsonl,
+    write_observations_jsonl,
+)
 
 
 def test_cli_groups_have_help(capsys: pytest.CaptureFixture[str]) -> None:

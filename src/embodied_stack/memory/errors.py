@@ -27,3 +27,19 @@ class SchemaVersionError(StoreError):
 
 class PathOutsideRootError(StoreError):
     """A save/load path escapes the configured memory root."""
+
+
+class MemoryConfigError(MemoryError_, ValueError):
+    """A memory setting is out of range; the message quotes the setting and its value."""
+
+
+class QueryError(MemoryError_, ValueError):
+    """A query cannot be answered as asked: empty or huge text, absurd ``k``, unknown kind."""
+
+
+class EmbedderError(MemoryError_):
+    """A text embedder cannot be loaded or returned unusable vectors."""
+
+
+class SpatialContextError(MemoryError_, FormatError):
+    """A navigable map or room segmentation file is malformed."""

@@ -247,7 +247,7 @@ class Planner:
             replans=s.replans if plan_id is None else 0,
             timestamp=self.clock(),
         )
-        logger.info("planner %s: %s %s", self._status.plan_id, state.name, message)
+        logger.debug("planner %s: %s %s", self._status.plan_id, state.name, message)
 
 
 def _hit_ref(hit: Any) -> HitRef:

@@ -190,3 +190,46 @@ def score_task(scene: Scene, navmap: NavMap, task: Task, run: TaskRun, success_d
     score.success = (len(score.steps) == len(task.steps) and all(s.reached for s in score.steps)
                      and state == "SUCCEEDED")
     return score
+
+
+def _is_errand(text: str) -> bool:
+    """A need said as a request ("I need to wash my hands"), not a question to answer."""
+    from embodied_stack.planning.splitter import RuleSplitter
+
+    steps = RuleSplitter().split(text)
+    return len(steps) == 1 and steps[0].intent == SubgoalType.NAVIGATE_TO
+
+
+def tasks_from_queries(scene: Scene, queries: Any, n: int = 3, seed: int = 0) -> TaskSet:
+    """Tasks built from a query set (``embodied-stack.queries/1``): a single explicit goal, a need
+    said in the user's own words (an implicit query used as the instruction), and a two-step
+    errand between two explicit goals. Ground truth comes from the queries' targets."""
+    rng = np.random.default_rng(seed)
+
+    def category_of(q: Any) -> str | None:
+        if q.target_categories:
+            return str(q.target_categories[0])
+        if q.target_objects:
+            return scene.object_by_id(q.target_objects[0]).category
+        return None
+
+    def step_of(q: Any) -> TaskStep:
+        return TaskStep(tuple(q.target_categories), tuple(q.target_objects), tuple(q.target_rooms))
+
+    explicit = [q for q in queries.queries if q.kind == "explicit" and category_of(q)]
+    implicit = [q for q in queries.queries if q.kind == "implicit" and (q.target_categories or q.target_objects)
+                and _is_errand(q.text)]
+    order = rng.permutation(len(explicit)) if explicit else []
+    picked = [explicit[int(i)] for i in order]
+    tasks: list[Task] = []
+    if picked:
+        q = picked[0]
+        tasks.append(Task("task_1", f"take me to the {category_of(q)}", (step_of(q),)))
+    if implicit:
+        q = implicit[int(rng.integers(len(implicit)))]
+        tasks.append(Task(f"task_{len(tasks) + 1}", q.text.rstrip("?.!"), (step_of(q),)))
+    if len(picked) >= 3:
+        a, b = picked[1], picked[2]
+        tasks.append(Task(f"task_{len(tasks) + 1}", f"go to the {category_of(a)}, then to the {category_of(b)}",
+                          (step_of(a), step_of(b))))
+    return TaskSet(scene.name, tasks[:n], success_distance_m=1.0)

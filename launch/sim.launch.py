@@ -1,0 +1,60 @@
+"""Simulation: the embedded simulator bridge, sensing, memory, planner and policy, and RViz.
+
+    ros2 launch embodied_stack_ros sim.launch.py agent:=policy:/path/to/policy.safetensors rviz:=true
+    ros2 launch embodied_stack_ros sim.launch.py agent:=onnx:/path/to/export scene:=/path/to/office.scene.json
+
+Every node takes `params_file` (defaults documented in params/embodied_stack.yaml); the
+other nodes run on the simulator's /clock (`use_sim_time`), the bridge on its own clock.
+"""
+
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
+
+PACKAGE = "embodied_stack_ros"
+DEFAULT_SCENE = "home_0001.scene.json"  # one of the scenes shipped in sim/scenes
+
+
+def generate_launch_description() -> LaunchDescription:
+    share = FindPackageShare(PACKAGE)
+    namespace = LaunchConfiguration("namespace")
+    params_file = LaunchConfiguration("params_file")
+    sim_time = {"use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)}
+
+    def node(executable: str, *overrides: dict) -> Node:
+        return Node(package=PACKAGE, executable=executable, name=executable, namespace=namespace,
+                    parameters=[params_file, sim_time, *overrides], output="screen", emulate_tty=True)
+
+    return LaunchDescription([
+        DeclareLaunchArgument("namespace", default_value="",
+                              description="Namespace of every node and of their relative topics and services."),
+        DeclareLaunchArgument("use_sim_time", default_value="true",
+                              description="Run sensing, memory, planner, policy and RViz on the simulator's /clock."),
+        DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution([share, "params", "embodied_stack.yaml"]),
+                              description="YAML file with the parameters of every node."),
+        DeclareLaunchArgument("scene", default_value=PathJoinSubstitution([share, "scenes", DEFAULT_SCENE]),
+                              description="Scene to simulate: an embodied-stack.scene/1 JSON file (or habitat:CONFIG.yaml); "
+                                          "default: a shipped home."),
+        DeclareLaunchArgument("agent", default_value="",
+                              description="Policy (required): policy:CHECKPOINT.safetensors or onnx:EXPORT_DIR."),
+        DeclareLaunchArgument("rviz", default_value="false", description="Start RViz with the shipped configuration."),
+        DeclareLaunchArgument("rviz_config", default_value=PathJoinSubstitution([share, "rviz", "embodied_stack.rviz"]),
+                              description="RViz configuration file."),
+        Node(package=PACKAGE, executable="sim_bridge", name="sim_bridge", namespace=namespace, output="screen",
+             emulate_tty=True,
+             parameters=[params_file, {"use_sim_time": False,
+                                       "scene": ParameterValue(LaunchConfiguration("scene"), value_type=str)}]),
+        node("sensing"),
+        node("memory", {"spatial": ParameterValue(["scene:", LaunchConfiguration("scene")], value_type=str)}),
+        node("planner"),
+        node("policy", {"agent": ParameterValue(LaunchConfiguration("agent"), value_type=str),
+                        "output": "discrete"}),
+        Node(package="rviz2", executable="rviz2", name="rviz2", namespace=namespace, output="screen",
+             arguments=["-d", LaunchConfiguration("rviz_config")], parameters=[sim_time],
+             condition=IfCondition(LaunchConfiguration("rviz"))),
+    ])

@@ -1,0 +1,110 @@
+"""The sensing node's logic without ROS: pair images by stamp, build the detector and captioner
+from their parameter specs, and decode one frame's messages.
+
+Cameras publish colour, depth and (in simulation) instance images on separate topics with the
+same or nearly the same stamps; :class:`FrameAssembler` keeps the last few of each and hands
+out the newest complete set, dropping everything older (the node processes at most
+``max_rate_hz`` frames per second, so most frames are skipped on purpose).
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from embodied_stack.perception import BlipCaptioner, Captioner, Detector, TemplateCaptioner
+from embodied_stack.perception.errors import BackendError
+from embodied_stack_ros import conversions
+from embodied_stack_ros.errors import ParameterError
+
+KINDS = ("color", "depth", "instance")
+
+
+@dataclass
+class FrameMessages:
+    """One frame's messages: colour, depth and (or None) instance image, and the colour stamp."""
+
+    stamp_s: float
+    color: Any
+    depth: Any
+    instance: Any | None
+
+
+class FrameAssembler:
+    """Pairs each colour image with the depth (and instance) image nearest in time.
+
+    Args:
+        tolerance_s: largest stamp difference within one frame.
+        need_instance: whether an instance image is part of a frame.
+        keep: images kept per stream while waiting for partners.
+    """
+
+    def __init__(self, tolerance_s: float, need_instance: bool, keep: int = 10) -> None:
+        self.tolerance_s = tolerance_s
+        self.kinds = KINDS if need_instance else KINDS[:2]
+        self._queues: dict[str, collections.deque[tuple[float, Any]]] = {
+            kind: collections.deque(maxlen=keep) for kind in self.kinds
+        }
+
+    def add(self, kind: str, stamp_s: float, msg: Any) -> None:
+        if kind in self._queues:
+            self._queues[kind].append((stamp_s, msg))
+
+    def pop(self) -> FrameMessages | None:
+        """The newest complete frame, or None; it and everything older are removed."""
+        for stamp, color in sorted(self._queues["color"], key=lambda item: item[0], reverse=True):
+            partners: dict[str, tuple[float, Any]] = {}
+            for kind in self.kinds[1:]:
+                match = self._nearest(kind, stamp)
+                if match is None:
+                    break
+                partners[kind] = match
+            else:
+                self._drop_through("color", stamp)
+                for kind, (partner_stamp, _msg) in partners.items():
+                    self._drop_through(kind, partner_stamp)
+                instance = partners["instance"][1] if "instance" in partners else None
+                return FrameMessages(stamp, color, partners["depth"][1], instance)
+        return None
+
+    def _drop_through(self, kind: str, stamp: float) -> None:
+        queue = self._queues[kind]
+        self._queues[kind] = collections.deque((item for item in queue if item[0] > stamp), maxlen=queue.maxlen)
+
+    def _nearest(self, kind: str, stamp: float) -> tuple[float, Any] | None:
+        best = min(self._queues[kind], key=lambda item: abs(item[0] - stamp), default=None)
+        return best if best is not None and abs(best[0] - stamp) <= self.tolerance_s else None
+
+
+def decode_frame(frame: FrameMessages) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(rgb, depth metres, instance ids or None)``; MalformedMessageError says what is wrong."""
+    rgb = conversions.rgb_from_ros(frame.color)
+    depth = conversions.depth_from_ros(frame.depth)
+    instance = conversions.instance_image_from_ros(frame.instance) if frame.instance is not None else None
+    return rgb, depth, instance
+
+
+def make_detector(spec: str, vocabulary: list[str]) -> Detector | None:
+    """The detector a ``detector`` parameter names; None for 'semantic' (it needs the
+    simulator's instance table, which arrives on a topic)."""
+    if spec == "semantic":
+        return None
+    from embodied_stack.perception.owlv2 import Owlv2Detector
+
+    try:
+        return Owlv2Detector(spec.split(":", 1)[1], vocabulary)
+    except BackendError as err:
+        raise ParameterError(f"sensing: parameter 'detector' is {spec!r}: {err}") from err
+
+
+def make_captioner(spec: str) -> Captioner:
+    """The captioner a ``captioner`` parameter names ('template' or 'blip:DIR')."""
+    if spec == "template":
+        return TemplateCaptioner()
+    try:
+        return BlipCaptioner(spec.split(":", 1)[1])
+    except BackendError as err:
+        raise ParameterError(f"sensing: parameter 'captioner' is {spec!r}: {err}") from err

@@ -1,0 +1,306 @@
+"""Retrieval over the forest: leaf k-NN fused with a top-down beam search, then a re-rank.
+
+- Leaf k-NN: the FAISS index returns ``knn_candidates`` leaves by cosine.
+- Beam search (Embodied-RAG's BFS, scored by embeddings instead of an LLM): from the root, keep
+  the ``beam_width`` best children of every frontier node per level (at most
+  ``beam_max_frontier`` nodes per level) down to the leaves. An optional :class:`NodeScorer`
+  (e.g. a local LLM) can re-score the children the embedding keeps.
+- Re-rank: a leaf's score mixes its own cosine with the cosine of its zone and room (the
+  context the forest adds; weight by query kind), plus a bonus when the query names its
+  category or the room type it is in, minus a small term for distance from the robot.
+  Global queries rank parent nodes instead (rooms first), with the same room/category bonuses.
+- Flat mode (the plain-RAG baseline): leaf k-NN by cosine alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from embodied_stack.memory.errors import QueryError
+from embodied_stack.memory.knowledge import KnowledgeMatcher
+from embodied_stack.memory.nodes import BUILDING, ROOM, SITE, ZONE
+from embodied_stack.memory.results import QueryKind
+from embodied_stack.memory.temporal import TEMPORAL_CUES
+from embodied_stack.memory.types import MAX_TEXT_CHARS
+from embodied_stack.sim.env import Pose2D
+
+if TYPE_CHECKING:
+    from embodied_stack.memory.semantic_memory import SemanticMemory
+
+_GLOBAL_CUES = re.compile(
+    r"\b(how many|which rooms?|what rooms?|which part|what part|which area|what area|rooms|areas|zones|regions|"
+    r"what is in|what's in|what is inside|what are in|what can i find in|what do you know about|describe|"
+    r"overview|summar\w*|layout|floor plan|the whole (?:house|place|home|apartment|site|building))\b"
+)
+_ROOM_WORD = re.compile(r"\b(room|area|zone|region|part of the (?:house|home|apartment))\b")
+_WHOLE_PLACE = re.compile(r"\b(how many rooms|the whole|whole (?:house|place|home|apartment|site)|overview|"
+                          r"layout|floor plan|everything|all the rooms|entire)\b")
+_EXPLICIT_CUES = re.compile(r"\b(where is|where are|where's|find|locate|go to|take me to|show me|bring me|"
+                            r"navigate to|the nearest|is there an?|any)\b")
+_IMPLICIT_CUES = re.compile(
+    r"\b(i'm|i am|im|i feel|i need|i want|i'd like|i would like|somewhere|something to|a place to|"
+    r"where (?:can|could|should|do|would) i|help me|i have to|i must|let me|my)\b"
+)
+_MATCHERS: dict[tuple[str, int], KnowledgeMatcher] = {}
+_PROTOTYPES = {
+    QueryKind.EXPLICIT: ["where is the red mug?", "find the chair", "go to the television"],
+    QueryKind.IMPLICIT: ["I am hungry", "I need somewhere to sit down", "I want to relax",
+                         "I'd like to freshen up"],
+    QueryKind.GLOBAL: ["which room is this?", "describe the apartment", "what areas are there?"],
+}
+
+
+MAX_K = 1000
+
+
+def check_query(text: object, kind: object, k: object, mode: object, robot_pose: object) -> QueryKind | None:
+    """Validate query arguments; returns the requested kind (None: detect it).
+
+    Raises:
+        QueryError: empty, huge or non-string text; k outside [1, 1000]; unknown kind or mode.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise QueryError(f"query text must be a non-empty string, got {text!r}")
+    if len(text) > MAX_TEXT_CHARS:
+        raise QueryError(f"query text is {len(text)} characters; at most {MAX_TEXT_CHARS} are accepted")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise QueryError(f"k must be an integer in [1, {MAX_K}], got {k!r}")
+    if mode not in ("forest", "flat"):
+        raise QueryError(f"mode must be 'forest' or 'flat', got {mode!r}")
+    if robot_pose is not None and not isinstance(robot_pose, Pose2D):
+        raise QueryError(f"robot_pose must be a Pose2D, got {type(robot_pose).__name__}")
+    if kind is None:
+        return None
+    try:
+        return QueryKind(kind.value if isinstance(kind, QueryKind) else str(kind).lower())
+    except ValueError as err:
+        raise QueryError(f"unknown query kind {kind!r}; expected one of {[q.value for q in QueryKind]}") from err
+
+
+class NodeScorer(Protocol):
+    """Re-scores candidate nodes for a query (e.g. an LLM judging relevance), higher is better."""
+
+    def score(self, query: str, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass
+class Ranked:
+    """Ranked candidate ids (leaf indices or node ids) with scores."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    is_leaf: bool
+
+
+class Retriever:
+    """Query machinery over a :class:`SemanticMemory`'s leaves, forest and index."""
+
+    def __init__(self, memory: SemanticMemory, scorer: NodeScorer | None = None) -> None:
+        self.m = memory
+        self.scorer = scorer
+        self._canon: list[str] = []
+        self._prototypes: tuple[np.ndarray, list[QueryKind]] | None = None
+
+    # --- kinds --------------------------------------------------------------------------
+
+    def mentions(self, text: str) -> tuple[list[str], list[str]]:
+        """(categories, room types) a query names; category phrases are removed before looking
+        for room types, so "bathroom sink" is a sink, not a bathroom."""
+        knowledge = self.m.knowledge
+        categories = knowledge.find_categories(text, self.m.vocab.categories.items)
+        rest = text.lower()
+        for phrase in sorted(self._phrases(categories), key=len, reverse=True):
+            rest = re.sub(rf"\b{re.escape(phrase)}(?:s|es)?\b", " ", rest)
+        return categories, knowledge.find_room_types(rest)
+
+    def _phrases(self, categories: list[str]) -> list[str]:
+        phrases = []
+        for name in categories:
+            info = self.m.knowledge.categories.get(name)
+            phrases.extend([name, *(info.synonyms if info else ())])
+        return phrases
+
+    def detect_kind(self, text: str, embedding: np.ndarray | None = None) -> QueryKind:
+        """Rules first (time words, region words, named things, needs), then the nearest of a
+        few prototype questions by embedding when the rules do not decide."""
+        lowered = text.lower()
+        if TEMPORAL_CUES.search(lowered):
+            return QueryKind.TEMPORAL
+        categories, room_types = self.mentions(lowered)
+        implicit_cue = bool(_IMPLICIT_CUES.search(lowered))
+        if _GLOBAL_CUES.search(lowered) or (_ROOM_WORD.search(lowered) and not categories and not implicit_cue):
+            return QueryKind.GLOBAL
+        if room_types and not categories and not implicit_cue:
+            return QueryKind.GLOBAL
+        if categories:
+            if implicit_cue and not _EXPLICIT_CUES.search(lowered):
+                return QueryKind.IMPLICIT
+            return QueryKind.EXPLICIT
+        if implicit_cue:
+            return QueryKind.IMPLICIT
+        if embedding is None:
+            return QueryKind.IMPLICIT
+        if self._prototypes is None:
+            texts = [t for kind in _PROTOTYPES for t in _PROTOTYPES[kind]]
+            kinds = [kind for kind in _PROTOTYPES for _ in _PROTOTYPES[kind]]
+            self._prototypes = (self.m.embedder.embed(texts), kinds)
+        vectors, kinds = self._prototypes
+        return kinds[int(np.argmax(vectors @ embedding))]
+
+    # --- ranking ------------------------------------------------------------------------
+
+    def canonical_categories(self) -> list[str]:
+        names = self.m.vocab.categories.items
+        while len(self._canon) < len(names):
+            name = names[len(self._canon)]
+            self._canon.append(self.m.knowledge.canonical(name) or name)
+        return self._canon
+
+    def beam(self, q: np.ndarray, query: str = "") -> tuple[dict[int, float], np.ndarray]:
+        """Top-down beam search; returns every scored node's cosine and the leaves reached."""
+        nodes, cfg = self.m.forest.nodes, self.m.config
+        scored: dict[int, float] = {}
+        frontier = nodes.roots()
+        if len(frontier) == 0:
+            return scored, np.zeros(0, dtype=np.int64)
+        scores = nodes.embedding[frontier] @ q
+        scored.update(zip(frontier.tolist(), scores.tolist(), strict=True))
+        keep = np.argsort(-scores, kind="stable")[: cfg.beam_max_frontier]
+        frontier = frontier[keep]
+        reached: list[np.ndarray] = []
+        while len(frontier):
+            next_ids, next_scores = [], []
+            for node in frontier.tolist():
+                children = nodes.info[node].children
+                if nodes.level[node] == ZONE:
+                    child_scores = self.m.leaves.vectors(children) @ q
+                    reached.append(children[np.argsort(-child_scores, kind="stable")[: cfg.beam_width]])
+                    continue
+                child_scores = nodes.embedding[children] @ q
+                if self.scorer is not None and query:
+                    texts = [nodes.info[c].text for c in children.tolist()]
+                    child_scores = child_scores + np.asarray(self.scorer.score(query, texts), dtype=np.float32)
+                scored.update(zip(children.tolist(), child_scores.tolist(), strict=True))
+                best = np.argsort(-child_scores, kind="stable")[: cfg.beam_width]
+                next_ids.append(children[best])
+                next_scores.append(child_scores[best])
+            if not next_ids:
+                break
+            ids, sc = np.concatenate(next_ids), np.concatenate(next_scores)
+            frontier = ids[np.argsort(-sc, kind="stable")[: cfg.beam_max_frontier]]
+        leaves = np.unique(np.concatenate(reached)) if reached else np.zeros(0, dtype=np.int64)
+        return scored, leaves
+
+    def matcher(self) -> KnowledgeMatcher:
+        key = (self.m.embedder.name, id(self.m.knowledge))
+        found = _MATCHERS.get(key)
+        if found is None:
+            found = KnowledgeMatcher(self.m.knowledge, self.m.embedder.embed)
+            _MATCHERS[key] = found
+        return found
+
+    def affordances(self, q: np.ndarray) -> np.ndarray:
+        """Per category id of the memory: how well its uses meet the query (-1 when unknown)."""
+        table = self.matcher().affordance(q)
+        return np.array([table.get(c, -1.0) for c in self.canonical_categories()], dtype=np.float64)
+
+    def _category_leaves(self, category_ids: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Up to ``category_candidates`` leaves of each given category (best cosine first)."""
+        m = self.m
+        if len(category_ids) == 0:
+            return np.zeros(0, dtype=np.int64)
+        found = np.flatnonzero(np.isin(m.leaves.category[: m.leaves.n], category_ids))
+        cap = m.config.category_candidates * len(category_ids)
+        if len(found) > cap:
+            sem = m.leaves.vectors(found) @ q
+            found = found[np.argpartition(-sem, cap - 1)[:cap]]
+        return found
+
+    def rank_leaves(self, q: np.ndarray, kind: QueryKind, k: int, *, mode: str, categories: list[str],
+                    room_types: list[str], robot_xy: np.ndarray | None, query: str = "",
+                    allowed: np.ndarray | None = None) -> Ranked:
+        """Leaves by the fused score (forest) or by cosine alone (flat)."""
+        m, cfg = self.m, self.m.config
+        if m.leaves.n == 0:
+            return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), True)
+        canon = np.asarray(self.canonical_categories(), dtype=object)
+        aff = self.affordances(q) if mode == "forest" else None
+        if allowed is not None:
+            ids = allowed
+        else:
+            _, ids = m.index.search(q, max(cfg.knn_candidates, 4 * k))
+            if mode == "forest":
+                _, beam_leaves = self.beam(q, query)
+                wanted = np.flatnonzero(np.isin(canon, categories)) if categories else np.zeros(0, dtype=np.int64)
+                if kind == QueryKind.IMPLICIT and len(aff):
+                    wanted = np.union1d(wanted, np.argsort(-aff, kind="stable")[:3])
+                ids = np.concatenate([ids, beam_leaves, self._category_leaves(wanted, q)])
+        ids = np.unique(ids.astype(np.int64))
+        sem = (m.leaves.vectors(ids) @ q).astype(np.float64)
+        score = sem.copy()
+        if mode == "forest":
+            nodes = m.forest.nodes
+            zones = m.forest.leaf_parent[ids]
+            rooms = np.where(zones >= 0, nodes.parent[np.maximum(zones, 0)], -1)
+            ctx_sum = np.zeros(len(ids))
+            ctx_n = np.zeros(len(ids))
+            for level_ids in (zones, rooms):
+                ok = level_ids >= 0
+                ctx_sum[ok] += nodes.embedding[level_ids[ok]] @ q
+                ctx_n[ok] += 1
+            ctx = np.where(ctx_n > 0, ctx_sum / np.maximum(ctx_n, 1), sem)
+            if kind == QueryKind.IMPLICIT:
+                w_ctx, w_aff = cfg.context_weight_implicit, cfg.affordance_weight
+                leaf_aff = np.where(aff[m.leaves.category[ids]] >= 0, aff[m.leaves.category[ids]], sem)
+                score = (1.0 - w_ctx - w_aff) * sem + w_ctx * ctx + w_aff * leaf_aff
+            else:
+                w_ctx = cfg.context_weight_explicit
+                score = (1.0 - w_ctx) * sem + w_ctx * ctx
+            if categories:
+                score += cfg.category_match_bonus * np.isin(canon[m.leaves.category[ids]], categories)
+            if room_types:
+                types = [nodes.info[r].room_type if r >= 0 and r in nodes.info else None for r in rooms.tolist()]
+                score += cfg.room_match_bonus * np.array([t in room_types for t in types], dtype=np.float64)
+        if robot_xy is not None:
+            distance = np.linalg.norm(m.leaves.position[ids, :2] - robot_xy, axis=1)
+            score -= cfg.proximity_weight * np.minimum(distance / 20.0, 1.0)
+        order = np.lexsort((ids, -score))[:k]
+        return Ranked(ids[order], score[order], True)
+
+    def rank_nodes(self, q: np.ndarray, k: int, *, categories: list[str], room_types: list[str],
+                   query: str, robot_xy: np.ndarray | None) -> Ranked:
+        """Parent nodes for global queries: rooms, buildings and the site, plus beam-scored zones."""
+        m, cfg = self.m, self.m.config
+        nodes = m.forest.nodes
+        scored, _ = self.beam(q, query)
+        live = nodes.ids()
+        upper = live[nodes.level[live] >= ROOM]
+        ids = np.union1d(upper, np.fromiter(scored.keys(), dtype=np.int64, count=len(scored)))
+        if len(ids) == 0:
+            return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), False)
+        infos = [nodes.info[i] for i in ids.tolist()]
+        cosine = (nodes.embedding[ids] @ q).astype(np.float64)
+        activity = self.matcher().activity(q)
+        act = np.array([activity.get(info.room_type, -1.0) if info.room_type else -1.0 for info in infos])
+        sure = np.array([info.room_confidence for info in infos])
+        w = cfg.activity_weight
+        score = np.where(act >= 0, (1.0 - w) * cosine + w * act * sure, cosine)
+        levels = nodes.level[ids]
+        whole = bool(_WHOLE_PLACE.search(query.lower()))
+        score += np.select([levels == ROOM, levels == ZONE, levels == BUILDING, levels == SITE],
+                           [0.05, -0.05, -0.05, 0.3 if whole else -0.1])
+        if room_types:
+            score += cfg.room_match_bonus * np.array([info.room_type in room_types for info in infos])
+        if categories:
+            has = np.array([any(c in info.category_counts for c in categories) for info in infos])
+            score += cfg.category_match_bonus * (has & (levels == ROOM))
+        if robot_xy is not None:
+            distance = np.linalg.norm(nodes.position[ids, :2] - robot_xy, axis=1)
+            score -= cfg.proximity_weight * np.minimum(distance / 20.0, 1.0)
+        order = np.lexsort((ids, -score))[:k]
+        return Ranked(ids[order], score[order], False)

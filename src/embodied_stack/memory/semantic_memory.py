@@ -1,0 +1,400 @@
+"""The facade: :class:`SemanticMemory` ingests observations, keeps the forest, answers queries.
+
+In memory by default; :meth:`SemanticMemory.open` backs it by a store directory (SQLite + FAISS)
+where every ingest batch is committed before ``ingest`` moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embodied_stack.memory import persist
+from embodied_stack.memory.answering import Answerer, build_hits, template_answer, temporal_query
+from embodied_stack.memory.config import MemoryConfig
+from embodied_stack.memory.embedders import CachedEmbedder, Embedder, load_embedder
+from embodied_stack.memory.errors import InvalidObservationError, QueryError, StoreError
+from embodied_stack.memory.forest import Forest, Vocab
+from embodied_stack.memory.index import VectorIndex
+from embodied_stack.memory.knowledge import Knowledge, default_knowledge, normalize_phrase
+from embodied_stack.memory.leaves import LeafTable, ObservationBatch
+from embodied_stack.memory.results import (
+    IngestReport,
+    MemoryStats,
+    NodeView,
+    QueryKind,
+    QueryResult,
+    RejectedObservation,
+    leaf_view,
+    node_view,
+)
+from embodied_stack.memory.retrieval import NodeScorer, Retriever, check_query
+from embodied_stack.memory.sightings import SightingLog
+from embodied_stack.memory.spatial import SpatialContext
+from embodied_stack.memory.store import DB_NAME, MemoryStore, resolve_inside
+from embodied_stack.memory.summarise import ExtractiveSummariser, Summariser
+from embodied_stack.memory.types import Observation, validate_observation
+from embodied_stack.sim.env import Pose2D
+
+log = logging.getLogger(__name__)
+
+
+class SemanticMemory:
+    """A semantic forest over everything the robot has seen (see the package docstring).
+
+    Args:
+        config: settings (defaults when None).
+        embedder: text embedder; loaded from ``config.embedder`` when None. Wrapped in an LRU
+            cache unless it already is one.
+        spatial: optional navigable map / room segmentation (rooms, walls, standoff poses).
+        summariser: writes parent names and summaries (extractive by default).
+        scorer: optional extra node scorer for the beam search (e.g. a local LLM).
+        answerer: optional answer writer (e.g. a local LLM); templates otherwise.
+    """
+
+    def __init__(self, config: MemoryConfig | None = None, embedder: Embedder | None = None,
+                 spatial: SpatialContext | None = None, *, summariser: Summariser | None = None,
+                 knowledge: Knowledge | None = None, scorer: NodeScorer | None = None,
+                 answerer: Answerer | None = None) -> None:
+        self.config = config or MemoryConfig()
+        cfg = self.config
+        if embedder is None:
+            embedder = load_embedder(cfg.embedder, cache_size=cfg.embed_cache_size, batch_size=cfg.embed_batch_size,
+                                     threads=cfg.embed_threads)
+        elif not isinstance(embedder, CachedEmbedder):
+            embedder = CachedEmbedder(embedder, max_entries=cfg.embed_cache_size, batch_size=cfg.embed_batch_size)
+        self.embedder: CachedEmbedder = embedder
+        self.spatial = spatial
+        self.knowledge = knowledge or default_knowledge()
+        self.summariser = summariser or ExtractiveSummariser(self.knowledge)
+        self.answerer = answerer
+        self.vocab = Vocab()
+        self.leaves = LeafTable(embedder.dim)
+        self.forest = Forest(self.leaves, self.vocab, cfg, self.embedder, self.summariser)
+        self.index = VectorIndex(embedder.dim, flat_max=cfg.flat_index_max, nprobe=cfg.ivf_nprobe)
+        self.sightings = SightingLog()
+        self.retriever = Retriever(self, scorer)
+        self.committed_vocab: dict[str, int] = {}
+        self._store: MemoryStore | None = None
+        self._index_dirty = False
+        self._batches = 0
+        self._notes: dict[str, Any] = {}
+
+    # --- persistence ----------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, store_dir: str | Path, *, root: str | Path | None = None, create: bool = True,
+             config: MemoryConfig | None = None, embedder: Embedder | None = None,
+             spatial: SpatialContext | None = None, **kwargs: Any) -> SemanticMemory:
+        """Open (or create) a store-backed memory in ``store_dir``, which must lie inside ``root``
+        (default ``config.memory_root``).
+
+        Raises:
+            PathOutsideRootError, StoreError, CorruptStoreError, SchemaVersionError.
+        """
+        config = config or MemoryConfig()
+        directory = resolve_inside(root if root is not None else config.memory_root, store_dir)
+        memory = cls(config, embedder, spatial, **kwargs)
+        if (directory / DB_NAME).is_file():
+            store = MemoryStore.open(directory, check_integrity=config.check_integrity_on_open)
+            meta = store.meta()
+            if meta.get("dim") != memory.embedder.dim or meta.get("embedder") != memory.embedder.name:
+                store.close()
+                raise StoreError(f"{directory}: built with embedder {meta.get('embedder')!r} "
+                                 f"({meta.get('dim')}-d) but this memory uses {memory.embedder.name!r} "
+                                 f"({memory.embedder.dim}-d); open it with the same embedder")
+            persist.load_all(store, memory)
+            memory._store = store
+            memory._load_index()
+            memory._batches = int(meta.get("batches", 0))
+        elif create:
+            memory._store = MemoryStore.create(directory, memory._store_meta())
+        else:
+            raise StoreError(f"{directory}: no memory store here (missing {DB_NAME})")
+        return memory
+
+    @classmethod
+    def load(cls, store_dir: str | Path, *, root: str | Path | None = None, **kwargs: Any) -> SemanticMemory:
+        """Open an existing store (never creates one)."""
+        return cls.open(store_dir, root=root, create=False, **kwargs)
+
+    def _store_meta(self) -> dict[str, Any]:
+        return {"embedder": self.embedder.name, "dim": self.embedder.dim, "config": self.config.to_dict()}
+
+    def _load_index(self) -> None:
+        store = self._store
+        index_path, _ = store.index_paths()
+        if store.index_is_current(self.leaves.n):
+            self.index = VectorIndex.read(index_path, self.embedder.dim, flat_max=self.config.flat_index_max,
+                                          nprobe=self.config.ivf_nprobe)
+            return
+        log.warning("%s is missing or stale; rebuilding the leaf index from the database", index_path)
+        self._rebuild_index()
+        self._write_index()
+
+    def _rebuild_index(self) -> None:
+        n = self.leaves.n
+        self.index.rebuild(np.arange(n), self.leaves.vectors(np.arange(n)))
+
+    def _write_index(self) -> None:
+        if self._store is None:
+            return
+        index_path, _ = self._store.index_paths()
+        tmp = index_path.with_suffix(".tmp")
+        self.index.write(tmp)
+        tmp.replace(index_path)
+        self._store.mark_index(self.leaves.n)
+        self._index_dirty = False
+
+    def save(self, path: str | Path, *, root: str | Path | None = None) -> Path:
+        """Write a complete store of this memory to a new (or empty) directory inside the root."""
+        target = resolve_inside(root if root is not None else self.config.memory_root, path)
+        if self._store is not None and target == self._store.directory:
+            self._write_index()
+            return target
+        store = MemoryStore.create(target, self._store_meta())
+        try:
+            persist.write_all(store, self)
+            index_path, _ = store.index_paths()
+            self.index.write(index_path)
+            store.mark_index(self.leaves.n)
+        finally:
+            store.close()
+            if self._store is not None:
+                self.committed_vocab = {k: len(v) for k, v in (("category", self.vocab.categories),
+                                        ("caption", self.vocab.captions), ("room", self.vocab.rooms))}
+        return target
+
+    @property
+    def notes(self) -> dict[str, Any]:
+        """Free-form settings stored with the memory (the CLI keeps its map and scene paths here)."""
+        if self._store is None:
+            return dict(self._notes)
+        return dict(self._store.meta().get("notes", {}))
+
+    def set_notes(self, **values: Any) -> None:
+        """Store JSON-serialisable notes (persisted when the memory has a store)."""
+        self._notes.update(values)
+        if self._store is not None:
+            merged = {**self.notes, **values}
+            with self._store.transaction() as conn:
+                self._store.set_meta(conn, {"notes": merged})
+
+    def close(self) -> None:
+        """Write the index file (when it changed) and close the store. Safe to call twice."""
+        if self._store is not None:
+            if self._index_dirty:
+                self._write_index()
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> SemanticMemory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- ingest ---------------------------------------------------------------------------
+
+    def ingest(self, observations: Iterable[Observation | Mapping[str, Any]]) -> IngestReport:
+        """Fuse observations into leaves and update the branches they touch, batch by batch.
+
+        Bad observations are rejected (with the reason) and never reach the leaves or the store.
+        """
+        start = time.perf_counter()
+        misses = self.embedder.misses
+        report = IngestReport()
+        batch: list[Observation] = []
+        for index, item in enumerate(observations):
+            try:
+                if isinstance(item, Observation):
+                    validate_observation(item)
+                    obs = item
+                elif isinstance(item, Mapping):
+                    obs = Observation.from_dict(dict(item), where=f"observation {index}")
+                else:
+                    raise InvalidObservationError(f"expected an Observation or a mapping, got {type(item).__name__}")
+            except InvalidObservationError as err:
+                report.rejected.append(RejectedObservation(index, str(err)))
+                continue
+            batch.append(obs)
+            if len(batch) >= self.config.ingest_batch_size:
+                self._ingest_batch(batch, report)
+                batch = []
+        if batch:
+            self._ingest_batch(batch, report)
+        report.texts_embedded = self.embedder.misses - misses
+        report.duration_s = time.perf_counter() - start
+        if report.rejected:
+            log.warning("rejected %d observation(s); first: %s", len(report.rejected), report.rejected[0].reason)
+        return report
+
+    def _room_index(self, room_id: str) -> int:
+        index = self.vocab.rooms.add(room_id)
+        if index not in self.vocab.room_types:
+            kind = self.spatial.room_category(room_id) if self.spatial is not None else ""
+            if not kind:
+                words = normalize_phrase(room_id.replace("_", " ")).split()
+                kind = next((k for n in range(len(words), 0, -1)
+                             if (k := self.knowledge.canonical_room(" ".join(words[:n])))), "")
+            if kind:
+                self.vocab.room_types[index] = kind
+        return index
+
+    def _rooms_for(self, xy: np.ndarray, given: list[str | None]) -> np.ndarray:
+        found = self.spatial.room_of(xy) if self.spatial is not None else [None] * len(xy)
+        return np.array([self._room_index(r) if r else (self._room_index(g) if g else -1)
+                         for r, g in zip(found, given, strict=True)], dtype=np.int32)
+
+    def _ingest_batch(self, batch: list[Observation], report: IngestReport) -> None:
+        vocab = self.vocab
+        categories = [normalize_phrase(o.category) for o in batch]
+        captions = [" ".join(o.caption.split()) for o in batch]
+        embeddings = self.embedder.embed([self.knowledge.leaf_text(c, t) for c, t in zip(categories, captions,
+                                                                                            strict=True)])
+        positions = np.array([o.position for o in batch], dtype=np.float64)
+        poses = np.array([o.source_pose if o.source_pose is not None else (math.nan,) * 7 for o in batch],
+                         dtype=np.float32)
+        columns = ObservationBatch(
+            category=np.array([vocab.categories.add(c) for c in categories], dtype=np.int32),
+            position=positions,
+            extent=np.array([o.extent for o in batch], dtype=np.float32),
+            confidence=np.array([o.confidence for o in batch], dtype=np.float32),
+            timestamp=np.array([o.timestamp for o in batch], dtype=np.float64),
+            caption=np.array([vocab.captions.add(t) for t in captions], dtype=np.int32),
+            room=self._rooms_for(positions[:, :2], [o.room for o in batch]),
+            view_xy=poses[:, :2], track=[o.object_id for o in batch], embedding=embeddings,
+        )
+        cfg = self.config
+        fusion = self.leaves.fuse(columns, distance_m=cfg.fusion_distance_m, min_similarity=cfg.fusion_min_similarity,
+                                  move_m=cfg.recluster_move_m)
+        if self.spatial is not None and len(fusion.moved):
+            self.leaves.room[fusion.moved] = self._rooms_for(self.leaves.position[fusion.moved, :2],
+                                                             [None] * len(fusion.moved))
+        extras = {i: {k: v for k, v in (("object_id", o.object_id), ("attributes", dict(o.attributes))) if v}
+                  for i, o in enumerate(batch) if o.object_id or o.attributes}
+        self.sightings.append({
+            "leaf": fusion.leaf_of, "timestamp": columns.timestamp, "confidence": columns.confidence,
+            "category": columns.category, "caption": columns.caption, "room": columns.room,
+            "position": positions, "extent": columns.extent, "source_pose": poses}, extras)
+        self._update_index(fusion.new_leaves, fusion.retexted)
+        dirty = np.unique(np.concatenate([fusion.new_leaves, fusion.moved, fusion.retexted]))
+        changes = self.forest.refresh(dirty)
+        self._batches += 1
+        if self._store is not None:
+            persist.write_batch(self._store, self, leaves=np.unique(fusion.leaf_of), upserted=changes.upserted,
+                                deleted=changes.deleted, batch=self._batches)
+        report.accepted += len(batch)
+        report.merged += fusion.merged
+        report.new_leaves += len(fusion.new_leaves)
+        report.nodes_changed += len(changes.upserted) + len(changes.deleted)
+        report.batches += 1
+
+    def _update_index(self, new: np.ndarray, retexted: np.ndarray) -> None:
+        if len(retexted):
+            self.index.remove(retexted)
+        changed = np.concatenate([new, retexted]).astype(np.int64)
+        if len(changed):
+            self.index.add(changed, self.leaves.vectors(changed))
+            self._index_dirty = True
+        if self.index.needs_rebuild():
+            self._rebuild_index()
+
+    def rebuild(self) -> None:
+        """Rebuild the whole hierarchy and the leaf index from the leaves (a full build)."""
+        self.forest.refresh(full=True)
+        self._rebuild_index()
+        self._index_dirty = True
+        if self._store is not None:
+            persist.write_nodes(self._store, self, set(self.forest.nodes.ids().tolist()), set(), full=True)
+
+    # --- queries --------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The memory's clock: the latest sighting time (seconds)."""
+        return self.sightings.latest_time()
+
+    def query(self, text: str, kind: QueryKind | str | None = None, k: int = 5, robot_pose: Pose2D | None = None,
+              mode: str = "forest", *, query_embedding: np.ndarray | None = None,
+              now: float | None = None) -> QueryResult:
+        """Answer a question; ``kind`` is detected when None; ``mode`` "flat" is the plain-RAG baseline.
+
+        Raises:
+            QueryError: empty, huge or non-string text; k outside [1, 1000]; unknown kind or mode.
+        """
+        start = time.perf_counter()
+        kind = check_query(text, kind, k, mode, robot_pose)
+        if query_embedding is None:
+            q = self.embedder.embed_uncached([text])[0]
+        else:
+            q = np.asarray(query_embedding, dtype=np.float32).reshape(-1)
+            if q.shape != (self.embedder.dim,) or not np.all(np.isfinite(q)):
+                raise QueryError(f"query_embedding must be {self.embedder.dim} finite values, got {q.shape}")
+        kind = kind or self.retriever.detect_kind(text, q)
+        robot_xy = robot_pose.xy if robot_pose is not None else None
+        categories, room_types = self.retriever.mentions(text)
+        if kind == QueryKind.TEMPORAL:
+            answer, hits = temporal_query(self, text, q, k, robot_xy=robot_xy, mode=mode, now=now,
+                                          categories=categories, room_types=room_types)
+        else:
+            if kind == QueryKind.GLOBAL and mode == "forest":
+                ranked = self.retriever.rank_nodes(q, k, categories=categories, room_types=room_types, query=text,
+                                                   robot_xy=robot_xy)
+            else:
+                ranked = self.retriever.rank_leaves(q, kind, k, mode=mode, categories=categories,
+                                                    room_types=room_types, robot_xy=robot_xy, query=text)
+            hits = build_hits(self, ranked, robot_xy)
+            answer = self.answerer.answer(text, kind, hits) if self.answerer else \
+                template_answer(self, text, kind, hits)
+        return QueryResult(answer, kind, hits, time.perf_counter() - start, mode, text)
+
+    # --- inspection -----------------------------------------------------------------------
+
+    def stats(self) -> MemoryStats:
+        nodes = self.forest.nodes
+        live = nodes.ids()
+        levels, counts = np.unique(nodes.level[live], return_counts=True)
+        per_level = {int(level): int(count) for level, count in zip(levels, counts, strict=True)}
+        return MemoryStats(
+            leaves=self.leaves.n, nodes=len(live), nodes_per_level=per_level,
+            levels=(max(per_level) + 1) if per_level else int(self.leaves.n > 0),
+            observations=self.sightings.n, categories=len(self.vocab.categories), rooms=len(self.vocab.rooms),
+            embedder=self.embedder.name, dim=self.embedder.dim, index=self.index.kind,
+            generation=self._store.generation() if self._store is not None else self._batches,
+            store=str(self._store.directory) if self._store is not None else None,
+        )
+
+    def leaf_view(self, index: int) -> NodeView:
+        """A leaf as a :class:`NodeView` (level 0)."""
+        return leaf_view(self, index)
+
+    def node_view(self, index: int) -> NodeView:
+        """A parent node as a :class:`NodeView`."""
+        return node_view(self, index)
+
+    def iter_leaves(self) -> Iterator[NodeView]:
+        """Every leaf as a view (for markers and export); use ``leaves`` columns for bulk work."""
+        for index in range(self.leaves.n):
+            yield self.leaf_view(index)
+
+    def iter_nodes(self, level: int | None = None) -> Iterator[NodeView]:
+        """Every parent node (optionally of one level), lowest level first."""
+        ids = self.forest.nodes.ids(level)
+        for index in ids[np.argsort(self.forest.nodes.level[ids], kind="stable")].tolist():
+            yield self.node_view(index)
+
+    def export_json(self, path: str | Path) -> Path:
+        from embodied_stack.memory.export import export_json
+
+        return export_json(self, Path(path))
+
+    def export_graphml(self, path: str | Path) -> Path:
+        from embodied_stack.memory.export import export_graphml
+
+        return export_graphml(self, Path(path))

@@ -1,0 +1,183 @@
+"""Policy subcommands: ``policy train``, ``policy calibrate`` and ``policy info``.
+
+Scenes are given as scene/1 files, directories of ``*.scene.json`` files, or generated on the
+fly with ``gen:KIND:FIRST-LAST`` (``gen:home:1000-1029``: ``sim generate`` seeds 1000..1029).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+SCENES_HELP = ("scene/1 files, directories of *.scene.json, or gen:KIND:FIRST-LAST to generate "
+               "(e.g. gen:home:1000-1029 gen:office:2000-2009); repeatable")
+
+
+def register(groups: dict[str, argparse._SubParsersAction]) -> None:
+    """Add ``policy train``, ``policy calibrate`` and ``policy info``."""
+    p = groups["policy"].add_parser(
+        "train",
+        help="train the early-exit VLA policy by imitation (oracle + DAgger)",
+        description="Collect oracle demonstrations with noise injection on the scenes, then DAgger "
+        "rounds, training the multi-exit policy with DeeR's loss (all exits + random exits + auxiliary "
+        "heads). Seeded and resumable: rerun the same command to continue an interrupted run "
+        "(state in --work-dir, default CKPT.work). Runs on CPU.",
+    )
+    p.add_argument("--scenes", nargs="+", required=True, help=SCENES_HELP)
+    p.add_argument("--out", type=Path, required=True, help="output checkpoint (.safetensors)")
+    p.add_argument("--config", type=Path, default=None, help="VLAConfig YAML/JSON (default: the built-in config)")
+    p.add_argument("--rounds", type=int, default=None, help="collection rounds: 1 oracle + DAgger (default: 4)")
+    p.add_argument("--iterations", type=int, default=None, help="training iterations per round (default: 400)")
+    p.add_argument("--episodes-per-scene", type=int, default=None, help="episodes per scene per round (default: 8)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--work-dir", type=Path, default=None, help="resumable state (default: CKPT.work)")
+    p.add_argument("--restart", action="store_true", help="discard the state in --work-dir and start over")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
+    p.set_defaults(func=_cmd_train)
+
+    p = groups["policy"].add_parser(
+        "calibrate",
+        help="set early-exit thresholds for an average-compute budget and a peak cap",
+        description="Roll the policy out on validation episodes, record the consistency score at "
+        "every exit, and set DeeR's thresholds: a target exit distribution p_k ~ ratio^k whose mean "
+        "trunk FLOPs equal the budget, thresholds from the sorted scores, nothing past --max-exit. "
+        "Writes the thresholds and the scores into the checkpoint (other budgets can then be set by "
+        "`eval nav --agent policy:CKPT?budget=...` without re-running this).",
+    )
+    p.add_argument("--ckpt", type=Path, required=True, help="policy checkpoint to calibrate")
+    p.add_argument("--scenes", nargs="+", required=True, help=SCENES_HELP + "; use scenes not used for evaluation")
+    p.add_argument("--budget", required=True,
+                   help="average trunk FLOPs per step: a fraction of the full trunk (0.2), a reduction (5x) "
+                   "or a count (10M, 0.01GFLOPs)")
+    p.add_argument("--max-exit", type=int, default=None, help="peak cap: the deepest exit (default: the last)")
+    p.add_argument("--episodes-per-scene", type=int, default=6, help="validation episodes per scene (default: 6)")
+    p.add_argument("--seed", type=int, default=12345, help="seed of the validation episodes (default: 12345)")
+    p.add_argument("--out", type=Path, default=None, help="write here instead of updating --ckpt")
+    p.add_argument("--half", action="store_true", help="store weights as float16 without the training-only "
+                   "auxiliary heads (a small inference checkpoint)")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
+    p.set_defaults(func=_cmd_calibrate)
+
+    p = groups["policy"].add_parser(
+        "info", help="show a checkpoint's config, exits, FLOPs and thresholds",
+        description="Print what a policy checkpoint holds: config, exit depths with trunk FLOPs, "
+        "stored thresholds and training notes.",
+    )
+    p.add_argument("ckpt", type=Path, help="policy checkpoint")
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
+    p.set_defaults(func=_cmd_info)
+
+
+def resolve_scenes(specs: list[str]):  # noqa: ANN201 - list[Scene]
+    """Scenes from files, directories and ``gen:KIND:FIRST-LAST`` specs, in the order given."""
+    from embodied_stack.policy.errors import PolicyError
+    from embodied_stack.sim.generate import generate_scene
+    from embodied_stack.sim.scene import load_scene
+
+    scenes = []
+    for spec in specs:
+        if spec.startswith("gen:"):
+            parts = spec.split(":")
+            try:
+                kind, (first, last) = parts[1], (int(x) for x in parts[2].split("-"))
+            except (IndexError, ValueError) as err:
+                raise PolicyError(f"scene spec {spec!r}: expected gen:KIND:FIRST-LAST, e.g. gen:home:1000-1029") from err
+            scenes += [generate_scene(seed, kind=kind) for seed in range(first, last + 1)]
+            continue
+        path = Path(spec)
+        if path.is_dir():
+            files = sorted(path.glob("*.scene.json"))
+            if not files:
+                raise PolicyError(f"{path}: no *.scene.json files in this directory")
+            scenes += [load_scene(f) for f in files]
+        else:
+            scenes.append(load_scene(path))
+    return scenes
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from embodied_stack.policy.configuration_vla import VLAConfig
+    from embodied_stack.policy.train import TrainConfig, train_policy
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_config = VLAConfig.from_file(args.config) if args.config else VLAConfig()
+    overrides = {k: v for k, v in (("rounds", args.rounds), ("iterations_per_round", args.iterations),
+                                   ("episodes_per_scene", args.episodes_per_scene)) if v is not None}
+    train_config = TrainConfig(seed=args.seed, **overrides)
+    scenes = resolve_scenes(args.scenes)
+    out = train_policy(scenes, args.out, model_config=model_config, train_config=train_config,
+                       work_dir=args.work_dir, restart=args.restart, progress=not args.no_progress)
+    if args.json:
+        from embodied_stack.policy.checkpoint import load_policy
+
+        training = load_policy(out).training
+        print(json.dumps({"checkpoint": str(out), "scenes": len(scenes), "iterations": training["iterations"],
+                          "demo_steps": training["demo_steps"], "elapsed_s": training["elapsed_s"],
+                          "rounds": training["history"]}))
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from embodied_stack.memory.embedders import load_embedder
+    from embodied_stack.policy.batches import buffer_exit_scores, embed_instructions
+    from embodied_stack.policy.calibration import calibrate, parse_budget
+    from embodied_stack.policy.checkpoint import load_policy, save_policy
+    from embodied_stack.policy.demos import CollectConfig, DemoCollector
+    from embodied_stack.policy.flops import StepFlops
+
+    loaded = load_policy(args.ckpt)
+    embed = load_embedder("default").embed
+    collector = DemoCollector(resolve_scenes(args.scenes), loaded.config, embed=embed)
+    demos, stats = collector.collect(CollectConfig(args.episodes_per_scene, beta=0.0, noise_prob=0.0, stop_noise_prob=0.0),
+                                     np.random.default_rng(args.seed), loaded.model, seed=args.seed)
+    scores = buffer_exit_scores(loaded.model, demos, embed_instructions(demos, embed))
+    flops = StepFlops.from_config(loaded.config)
+    max_exit = args.max_exit or loaded.config.num_exits
+    result = calibrate(scores, np.asarray(flops.trunk_per_exit), parse_budget(args.budget, flops.full_trunk),
+                       max_exit, loaded.config.exit_metric)
+    out = args.out or args.ckpt
+    save_policy(out, loaded.model, result.thresholds, training=loaded.training,
+                dtype=torch.float16 if args.half else torch.float32, include_aux_heads=not args.half,
+                calibration_scores=scores)
+    summary = {"checkpoint": str(out), "validation_steps": int(scores.shape[0]),
+               "validation_episodes": int(stats["episodes"]), "validation_rollout_success": stats["success"],
+               **result.summary()}
+    logger.info("wrote %s: budget %.3g trunk FLOPs (%.2fx less than the full %.3g), cap at exit %d (%.3g FLOPs)",
+                out, result.budget_flops, result.full_flops / result.budget_flops, result.full_flops, max_exit,
+                result.peak_flops)
+    print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from embodied_stack.policy.checkpoint import load_policy
+    from embodied_stack.policy.flops import StepFlops
+
+    loaded = load_policy(args.ckpt)
+    flops = StepFlops.from_config(loaded.config)
+    info = {
+        "checkpoint": str(args.ckpt),
+        "config": loaded.config.to_dict(),
+        "parameters": sum(p.numel() for p in loaded.model.parameters()),
+        "exits": [{"exit": k + 1, "layers": layers, "trunk_flops": flops.trunk_per_exit[k]}
+                  for k, layers in enumerate(loaded.config.exit_layers)],
+        "vision_flops": flops.vision,
+        "head_flops": flops.head,
+        "thresholds": loaded.thresholds.to_dict() if loaded.thresholds else None,
+        "calibration_steps": None if loaded.calibration_scores is None else int(loaded.calibration_scores.shape[0]),
+        "training": {k: v for k, v in loaded.training.items() if k != "history"},
+    }
+    print(json.dumps(info) if args.json else json.dumps(info, indent=1))
+    return 0
