@@ -145,6 +145,10 @@ def _backends(args: argparse.Namespace, out: Path) -> tuple[Any, str]:
     from embodied_stack.memory.embedders import load_embedder
 
     spec = args.agent or f"policy:{DEFAULT_CHECKPOINT}"
+    if args.agent is None and not DEFAULT_CHECKPOINT.is_file():
+        _say(f"      no policy checkpoint at {DEFAULT_CHECKPOINT}: the tasks run with the oracle (shortest-path "
+             "follower); train one with `embodied-stack policy train`")
+        spec = "oracle"
     if spec.startswith("policy:") and not Path(spec[len("policy:"):].split("?")[0]).is_file():
         raise DemoError(f"policy checkpoint {spec[len('policy:'):]} not found; train one with "
                         "`embodied-stack policy train` or pass --agent oracle")

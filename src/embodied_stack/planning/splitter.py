@@ -125,7 +125,8 @@ class LLMSplitter:
 
         text = check_instruction(instruction)
         prompt = _LLM_PROMPT.replace("{task}", text)
-        inputs = self.tokenizer(prompt, return_tensors="pt").to(self.device)
+        encoded = self.tokenizer(prompt, return_tensors="pt")
+        inputs = {k: encoded[k].to(self.device) for k in ("input_ids", "attention_mask") if k in encoded}
         with torch.no_grad():
             out = self.model.generate(
                 **inputs, max_new_tokens=self.max_new_tokens, do_sample=False,
