@@ -78,10 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("embodied_stack").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
