@@ -25,17 +25,18 @@ def _two_rooms() -> Scene:
     return Scene("two_rooms", [west, east], [Door(("west_1", "east_1"), (4.0, 3.3), 1.0)], [])
 
 
-def test_goal_features_encode_target_waypoint_and_previous_action() -> None:
+def test_goal_features_encode_target_waypoint_path_and_previous_action() -> None:
     config = tiny_config()
     plain = goal_features(2.0, math.pi / 2, -1, config)
-    assert plain.shape == (12,)
+    assert plain.shape == (13,)
     assert plain[2] == pytest.approx(1.0) and plain[3] == pytest.approx(0.0, abs=1e-7)
-    np.testing.assert_allclose(plain[4:7], [0.2, 1.0, 0.0], atol=1e-7)
-    assert plain[7:].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    np.testing.assert_allclose(plain[4:8], [0.2, 1.0, 0.0, 0.2], atol=1e-7)
+    assert plain[8:].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
     way = goal_features(np.array([2.0, 3.0]), np.zeros(2), np.array([1, 3]), config, np.array([1.0, 0.5]),
-                        np.array([-math.pi / 2, 0.0]))
-    np.testing.assert_allclose(way[0, 4:7], [0.1, -1.0, 0.0], atol=1e-7)
-    assert way[1, 7:].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
+                        np.array([-math.pi / 2, 0.0]), np.array([4.0, 30.0]))
+    np.testing.assert_allclose(way[0, 4:8], [0.1, -1.0, 0.0, 0.4], atol=1e-7)
+    assert way[1, 7] == pytest.approx(1.0), "path length clipped at goal_max_distance_m"
+    assert way[1, 8:].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
     with pytest.raises(ValueError, match="previous action"):
         goal_features(1.0, 0.0, 4, config)
     with pytest.raises(ValueError, match="waypoint distance"):
@@ -82,11 +83,30 @@ def test_goal_tracker_with_and_without_waypoints() -> None:
     off = GoalTracker(tiny_config(waypoints=False))
     off.reset(inp.goal_xy)
     features = off.features(inp)
-    np.testing.assert_allclose(features[4:7], [features[0], features[2], features[3]], atol=1e-6)
+    np.testing.assert_allclose(features[4:8], [features[0], features[2], features[3], features[0]], atol=1e-6)
     on = GoalTracker(tiny_config())
     on.reset(inp.goal_xy)
     features = on.features(inp)
     assert abs(features[5]) > 0.3, "the wall ahead is mapped: the waypoint leaves the straight line"
     assert np.hypot(*(on.waypoint_xy - pose.xy)) <= 1.0 + 0.1
     on.record_action(Action.TURN_LEFT)
-    assert on.features(inp)[7:].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+    assert on.features(inp)[8:].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+
+
+def test_waypoint_expert_turns_toward_the_waypoint_and_stops_near_the_target() -> None:
+    from embodied_stack.policy.waypoints import follow_waypoint
+
+    sim = EmbeddedSim(_two_rooms(), SimConfig(width=32, height=24))
+    turn = math.radians(30.0)
+    tracker = GoalTracker(tiny_config())
+    pose = Pose2D(1.0, 1.0, 0.0)
+    tracker.reset(np.array([3.0, 1.0]))
+    tracker.features(AgentInput(sim.reset(pose), pose, tracker.goal_xy))
+    assert follow_waypoint(tracker, pose, turn, 0.75) == Action.MOVE_FORWARD
+    facing_away = Pose2D(1.0, 1.0, math.pi / 2)
+    tracker.features(AgentInput(sim.reset(facing_away), facing_away, tracker.goal_xy))
+    assert follow_waypoint(tracker, facing_away, turn, 0.75) == Action.TURN_RIGHT
+    near = Pose2D(2.6, 1.0, 0.0)
+    tracker.features(AgentInput(sim.reset(near), near, tracker.goal_xy))
+    assert tracker.path_length_m == pytest.approx(0.4, abs=0.15)
+    assert follow_waypoint(tracker, near, turn, 0.75) == Action.STOP

@@ -119,8 +119,8 @@ def template_answer(memory: SemanticMemory, query: str, kind: QueryKind, hits: l
     top = hits[0]
     lowered = query.lower()
     if kind == QueryKind.GLOBAL:
-        rooms = memory.forest.nodes.ids(ROOM)
         if _HOW_MANY.search(lowered) and re.search(r"\brooms?\b", lowered):
+            rooms = memory.forest.nodes.ids(ROOM)
             names = sorted(memory.forest.nodes.info[r].name for r in rooms.tolist())
             listed = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
             return f"I know of {len(names)} room{'s' if len(names) != 1 else ''}: {listed}."

@@ -49,7 +49,7 @@ class MemoryConfig:
     level_spatial_weights: tuple[float, ...] = (0.4, 0.7, 0.8)
     """``w`` in the combined similarity for zones, rooms, buildings (Embodied-RAG uses 0.4; rooms
     and buildings are mostly spatial, so their clustering leans on distance)."""
-    level_thresholds: tuple[float, ...] = (0.6, 0.6, 0.7)
+    level_thresholds: tuple[float, ...] = (0.6, 0.65, 0.7)
     """Complete-linkage cut (distance = 1 - similarity) for zones, rooms, buildings."""
     level_spatial_scales_m: tuple[float, ...] = (1.5, 5.0, 15.0)
     """``scale`` of the spatial term for zones, rooms, buildings."""

@@ -128,6 +128,9 @@ class Forest:
         self._leaf_buckets.move(np.arange(n), np.full(n, -1), self.leaf_key[:n])
         for level in (ZONE, ROOM, BUILDING, SITE):
             ids = self.nodes.ids(level)
+            for node in ids.tolist():
+                info = self.nodes.info[node]
+                self.nodes.set_room_type(node, info.room_type, info.room_confidence)
             self._node_buckets[level].move(ids, np.full(len(ids), -1), self.nodes.key[ids])
             if level in self._member_buckets:
                 self._member_buckets[level].move(ids, np.full(len(ids), -1), self.nodes.upkey[ids])
@@ -346,7 +349,7 @@ class Forest:
                 if level == BUILDING else [],
             ))
             info.name, info.summary, info.text = summary.name, summary.summary, summary.text
-            info.room_type, info.room_confidence = summary.room_type, summary.room_confidence
+            nodes.set_room_type(node, summary.room_type, summary.room_confidence)
             texts.append(summary.text)
         return texts
 
@@ -377,6 +380,11 @@ class Forest:
         return vector
 
     # --- queries on the structure ---------------------------------------------------------
+
+    def roots(self) -> np.ndarray:
+        """The nodes without a parent: the site (every refresh ends with one)."""
+        site = self._node_buckets[SITE].get(0)
+        return np.asarray(site, dtype=np.int64) if site else self.nodes.roots()
 
     def leaf_ancestors(self, leaf: int) -> list[int]:
         """Zone, room, building, site ids above a leaf (nearest first)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _TRAIN_SAMPLES_PER_LIST = 40
 _RETRAIN_GROWTH = 8
+_ADD_CHUNK = 65_536
 
 
 class VectorIndex:
@@ -65,15 +67,18 @@ class VectorIndex:
             return n > self.flat_max
         return n > _RETRAIN_GROWTH * self._trained_size
 
-    def rebuild(self, ids: np.ndarray, vectors: np.ndarray, *, seed: int = 0) -> None:
-        """Replace the content by (ids, vectors), choosing flat or IVF by size."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    def rebuild(self, ids: np.ndarray, vectors: np.ndarray | Callable[[np.ndarray], np.ndarray], *,
+                seed: int = 0) -> None:
+        """Replace the content by (ids, vectors), choosing flat or IVF by size. ``vectors`` may be
+        a function from ids to rows, called chunk by chunk (a million float32 rows at once would
+        cost 1.5 GB)."""
         ids = np.ascontiguousarray(ids, dtype=np.int64)
+        fetch = vectors if callable(vectors) else (lambda chunk: vectors[np.searchsorted(ids, chunk)])
         n = len(ids)
         if n <= self.flat_max:
             self._index = self._flat()
             self._trained_size = 0
-            self.add(ids, vectors)
+            self.add(ids, fetch(ids))
             return
         nlist = int(2 ** round(math.log2(max(64.0, 4.0 * math.sqrt(n)))))
         quantizer = self.faiss.IndexFlatIP(self.dim)
@@ -81,13 +86,15 @@ class VectorIndex:
                                                    self.faiss.METRIC_INNER_PRODUCT)
         rng = np.random.default_rng(seed)
         sample = min(n, nlist * _TRAIN_SAMPLES_PER_LIST)
-        train = vectors[np.sort(rng.choice(n, size=sample, replace=False))] if sample < n else vectors
+        chosen = ids[np.sort(rng.choice(n, size=sample, replace=False))] if sample < n else ids
         index.cp.seed = seed
         index.cp.niter = 10
-        index.train(train)
+        index.train(np.ascontiguousarray(fetch(chosen), dtype=np.float32))
         index.set_direct_map_type(self.faiss.DirectMap.Hashtable)
         index.nprobe = self.nprobe
-        index.add_with_ids(vectors, ids)
+        for start in range(0, n, _ADD_CHUNK):
+            chunk = ids[start:start + _ADD_CHUNK]
+            index.add_with_ids(np.ascontiguousarray(fetch(chunk), dtype=np.float32), chunk)
         self._index = index
         self._trained_size = n
         log.info("leaf index rebuilt: IVF-SQ8 with %d lists over %d vectors", nlist, n)

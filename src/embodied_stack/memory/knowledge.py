@@ -53,9 +53,11 @@ class RoomInfo:
 class Knowledge:
     """The commonsense table, with phrase lookup compiled once."""
 
-    def __init__(self, categories: Mapping[str, CategoryInfo], rooms: Mapping[str, RoomInfo]) -> None:
+    def __init__(self, categories: Mapping[str, CategoryInfo], rooms: Mapping[str, RoomInfo],
+                 modifiers: Iterable[str] = ()) -> None:
         self.categories = dict(categories)
         self.rooms = dict(rooms)
+        self.modifiers = frozenset(modifiers)
         self._alias: dict[str, str] = {}
         for info in self.categories.values():
             for phrase in (info.name, *info.synonyms):
@@ -66,6 +68,8 @@ class Knowledge:
                 self._room_alias.setdefault(phrase, room.name)
         self._room_pattern = _phrase_pattern(self._room_alias)
         self._patterns: dict[frozenset[str], re.Pattern[str]] = {}
+        self._canonical_cache: dict[str, str | None] = {}
+        self._room_cache: dict[str, str | None] = {}
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Knowledge:
@@ -92,16 +96,29 @@ class Knowledge:
             rooms[normalize_phrase(name)] = RoomInfo(
                 normalize_phrase(name), _strings(entry, "synonyms", path, name), _strings(entry, "activities", path, name)
             )
-        return cls(categories, rooms)
+        modifiers = data.get("modifiers", [])
+        if not isinstance(modifiers, list) or not all(isinstance(m, str) for m in modifiers):
+            raise FormatError("expected a list of words", path=str(path), field="modifiers")
+        return cls(categories, rooms, [normalize_phrase(m) for m in modifiers])
 
     def canonical(self, category: str) -> str | None:
         """The table's name for a category phrase: exact, synonym, singular, then the head noun."""
+        if category not in self._canonical_cache:
+            if len(self._canonical_cache) > 100_000:
+                self._canonical_cache.clear()
+            self._canonical_cache[category] = self._canonical(category)
+        return self._canonical_cache[category]
+
+    def _canonical(self, category: str) -> str | None:
         phrase = normalize_phrase(category)
         for candidate in (phrase, _singular(phrase)):
             if candidate in self._alias:
                 return self._alias[candidate]
         words = phrase.split()
+        # Drop leading modifiers only ("red coffee mugs" -> "mug"): a "foosball table" is no table.
         for start in range(1, len(words)):
+            if words[start - 1] not in self.modifiers:
+                break
             tail = " ".join(words[start:])
             for candidate in (tail, _singular(tail)):
                 if candidate in self._alias:
@@ -110,8 +127,17 @@ class Knowledge:
 
     def canonical_room(self, room_type: str) -> str | None:
         """The table's room type for a phrase ("lounge" -> "living room"), or None."""
-        phrase = normalize_phrase(room_type)
-        return self._room_alias.get(phrase) or self._room_alias.get(_singular(phrase))
+        found = self._room_cache.get(room_type, False)
+        if found is False:
+            words = normalize_phrase(room_type).split()
+            # "guest bedroom" -> "bedroom": the longest known tail
+            found = next((self._room_alias.get(tail) or self._room_alias.get(_singular(tail))
+                          for tail in (" ".join(words[i:]) for i in range(len(words)))
+                          if self._room_alias.get(tail) or self._room_alias.get(_singular(tail))), None)
+            if len(self._room_cache) > 10_000:
+                self._room_cache.clear()
+            self._room_cache[room_type] = found
+        return found
 
     def uses(self, category: str) -> tuple[str, ...]:
         name = self.canonical(category)
@@ -160,22 +186,23 @@ class Knowledge:
         return best, votes[best] / total
 
     def find_categories(self, text: str, extra: Iterable[str] = ()) -> list[str]:
-        """Categories a free text names, longest phrase first, as canonical names (or the
-        extra vocabulary's own phrase when the table does not know it)."""
-        extra_set = frozenset(normalize_phrase(e) for e in extra if e.strip())
-        pattern = self._patterns.get(extra_set)
+        """Categories a free text names, longest phrase first: the table's canonical name for
+        phrases it knows, else the extra vocabulary's (the memory's categories) own phrase."""
+        key = extra if isinstance(extra, frozenset) else frozenset(extra)
+        pattern = self._patterns.get(key)
         if pattern is None:
+            extra_set = {normalize_phrase(e) for e in key if e.strip()}
             vocabulary = dict(self._alias)
             for phrase in extra_set:
                 vocabulary.setdefault(phrase, self.canonical(phrase) or phrase)
             pattern = _phrase_pattern(vocabulary)
             if len(self._patterns) > 16:
                 self._patterns.clear()
-            self._patterns[extra_set] = pattern
+            self._patterns[key] = pattern
         found: list[str] = []
         for match in pattern.finditer(normalize_phrase(text)):
             phrase = match.group(1)
-            name = self._alias.get(phrase) or (self.canonical(phrase) or phrase)
+            name = self._alias.get(phrase) or (phrase if phrase in key else self.canonical(phrase) or phrase)
             if name not in found:
                 found.append(name)
         return found

@@ -13,10 +13,10 @@ centre is within the gate distance and whose caption embedding has cosine >=
 perception track id (``object_id``) already names. The gate grows with the object's size,
 ``min(fusion_distance_m, 0.3 m + half the larger horizontal extent)``, so two small photo frames
 40 cm apart stay two leaves while a sofa seen from both ends stays one. A sighting without a
-caption skips the embedding test (it only has its category to go by). Candidates come from a spatial hash (category, cell) kept as a
-sorted key array; sightings of one batch that match no leaf are grouped among themselves
-(connected components of the same test) into new leaves. Sightings in two different known
-rooms are never fused: there is a wall between them.
+caption skips the embedding test (it only has its category to go by). Sightings in two
+different known rooms are never fused: there is a wall between them. Candidates come from a
+spatial hash (category, cell) kept as a sorted key array; sightings of one batch that match no
+leaf are grouped among themselves (connected components of the same test) into new leaves.
 """
 
 from __future__ import annotations

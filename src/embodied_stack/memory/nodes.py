@@ -48,11 +48,26 @@ class NodeTable:
         self.bbox_max = np.zeros((0, 3))
         self.n_leaves = np.zeros(0, dtype=np.int64)
         self.medoid = np.zeros(0, dtype=np.int64)  # the leaf whose position is the node's position
+        self.room_type = np.zeros(0, dtype=np.int16)  # index into ``room_types``, -1 none
+        self.room_confidence = np.zeros(0, dtype=np.float32)
         self.embedding = np.zeros((0, dim), dtype=np.float16)
         self.info: dict[int, NodeInfo] = {}
+        self.room_types: list[str] = []  # room type names the ``room_type`` column indexes
+
+    def set_room_type(self, node: int, room_type: str | None, confidence: float) -> None:
+        """Record a node's room type (also in the columns, for vectorised scoring)."""
+        info = self.info[node]
+        info.room_type, info.room_confidence = room_type, confidence
+        if room_type is None:
+            self.room_type[node] = -1
+        else:
+            if room_type not in self.room_types:
+                self.room_types.append(room_type)
+            self.room_type[node] = self.room_types.index(room_type)
+        self.room_confidence[node] = confidence
 
     _COLUMNS = ("level", "alive", "parent", "key", "upkey", "position", "centroid", "bbox_min", "bbox_max",
-                "n_leaves", "medoid", "embedding")
+                "n_leaves", "medoid", "room_type", "room_confidence", "embedding")
 
     def new(self, level: int, key: int) -> int:
         if self.size == self._cap:
@@ -72,6 +87,7 @@ class NodeTable:
         self.parent[node] = -1
         self.key[node] = key
         self.upkey[node] = -1
+        self.room_type[node] = -1
         self.info[node] = NodeInfo(children=np.zeros(0, dtype=np.int64))
         return node
 

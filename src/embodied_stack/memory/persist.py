@@ -19,13 +19,21 @@ from embodied_stack.memory.store import LEAF_COLUMNS, NODE_COLUMNS, OBS_COLUMNS,
 
 if TYPE_CHECKING:
     from embodied_stack.memory.semantic_memory import SemanticMemory
+    from embodied_stack.memory.sightings import SightingLog
 
+_CHUNK = 20_000
 _LEAF_FIELDS = list(LEAF_COLUMNS)
 _NODE_FIELDS = [c for c in NODE_COLUMNS if c != "parent"]
 
 
 def _insert(table: str, fields: list[str]) -> str:
     return f"INSERT OR REPLACE INTO {table} ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})"
+
+
+def _write_leaves(conn: sqlite3.Connection, memory: SemanticMemory, ids: np.ndarray) -> None:
+    """Upsert leaf rows, a chunk at a time (a million rows of Python tuples would not fit)."""
+    for start in range(0, len(ids), _CHUNK):
+        conn.executemany(_insert("leaves", _LEAF_FIELDS), leaf_rows(memory, ids[start:start + _CHUNK]))
 
 
 def leaf_rows(memory: SemanticMemory, ids: np.ndarray) -> list[tuple]:
@@ -62,30 +70,34 @@ def write_batch(store: MemoryStore, memory: SemanticMemory, *, leaves: np.ndarra
     log = memory.sightings
     with store.transaction() as conn:
         _write_vocab(conn, memory)
-        start = log.committed
-        rows = np.arange(start, log.n)
-        obs = list(zip(
-            rows.tolist(), [batch] * len(rows), log.leaf[rows].tolist(), log.category[rows].tolist(),
-            log.caption[rows].tolist(), log.room[rows].tolist(), *log.position[rows].T.tolist(),
-            *log.extent[rows].astype(np.float64).T.tolist(), log.confidence[rows].astype(np.float64).tolist(),
-            log.timestamp[rows].tolist(), *log.source_pose[rows].astype(np.float64).T.tolist(),
-            [json.dumps(log.extras[r], sort_keys=True) if r in log.extras else None for r in rows.tolist()],
-            strict=True,
-        ))
-        conn.executemany(_insert("observations", list(OBS_COLUMNS)), obs)
+        rows = np.arange(log.committed, log.n)
+        for start in range(0, len(rows), _CHUNK):
+            conn.executemany(_insert("observations", list(OBS_COLUMNS)),
+                             _observation_rows(log, rows[start:start + _CHUNK], batch))
         texts = memory.leaves.texts
         done = memory.committed_vocab.get("texts", 0)
-        conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?, ?)", [
+        conn.executemany("INSERT OR REPLACE INTO texts VALUES (?, ?, ?, ?)", (
             (row, int(texts.keys[row, 0]), int(texts.keys[row, 1]), texts.vectors[row].tobytes())
-            for row in range(done, texts.n)])
+            for row in range(done, texts.n)))
         memory.committed_vocab["texts"] = texts.n
-        conn.executemany(_insert("leaves", _LEAF_FIELDS), leaf_rows(memory, leaves))
+        _write_leaves(conn, memory, leaves)
         _write_nodes(conn, memory, upserted, deleted)
         tracks = [(t, int(memory.leaves.tracks[t])) for r in rows.tolist()
                   if (t := log.extras.get(r, {}).get("object_id")) is not None]
         conn.executemany("INSERT OR IGNORE INTO tracks VALUES (?, ?)", tracks)
-        store.set_meta(conn, {"observations": log.n, "leaves": memory.leaves.n})
+        store.set_meta(conn, {"observations": log.n, "leaves": memory.leaves.n, "batches": batch})
     log.committed = log.n
+
+
+def _observation_rows(log: SightingLog, rows: np.ndarray, batch: int) -> list[tuple]:
+    return list(zip(
+        rows.tolist(), [batch] * len(rows), log.leaf[rows].tolist(), log.category[rows].tolist(),
+        log.caption[rows].tolist(), log.room[rows].tolist(), *log.position[rows].T.tolist(),
+        *log.extent[rows].astype(np.float64).T.tolist(), log.confidence[rows].astype(np.float64).tolist(),
+        log.timestamp[rows].tolist(), *log.source_pose[rows].astype(np.float64).T.tolist(),
+        [json.dumps(log.extras[r], sort_keys=True) if r in log.extras else None for r in rows.tolist()],
+        strict=True,
+    ))
 
 
 def _write_vocab(conn: sqlite3.Connection, memory: SemanticMemory) -> None:
@@ -104,11 +116,10 @@ def _write_nodes(conn: sqlite3.Connection, memory: SemanticMemory, upserted: set
     conn.executemany("DELETE FROM edges WHERE parent = ?", gone)
     conn.executemany("DELETE FROM nodes WHERE id = ?", [(n,) for n in sorted(deleted)])
     live = sorted(upserted)
-    conn.executemany(_insert("nodes", _NODE_FIELDS), node_rows(memory, live))
-    edges = []
-    for node in live:
-        is_leaf = int(nodes.level[node] == 1)
-        edges.extend((node, is_leaf, int(c)) for c in nodes.info[node].children.tolist())
+    for start in range(0, len(live), _CHUNK):
+        conn.executemany(_insert("nodes", _NODE_FIELDS), node_rows(memory, live[start:start + _CHUNK]))
+    edges = ((node, int(nodes.level[node] == 1), child) for node in live
+             for child in nodes.info[node].children.tolist())
     conn.executemany("INSERT INTO edges (parent, child_is_leaf, child) VALUES (?, ?, ?)", edges)
 
 
@@ -133,7 +144,7 @@ def write_nodes(store: MemoryStore, memory: SemanticMemory, upserted: set[int], 
             conn.execute("DELETE FROM nodes")
             conn.execute("DELETE FROM edges")
         _write_nodes(conn, memory, upserted, deleted)
-        conn.executemany(_insert("leaves", _LEAF_FIELDS), leaf_rows(memory, np.arange(memory.leaves.n)))
+        _write_leaves(conn, memory, np.arange(memory.leaves.n))
 
 
 def load_all(store: MemoryStore, memory: SemanticMemory) -> None:

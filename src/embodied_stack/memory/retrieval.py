@@ -41,7 +41,8 @@ _ROOM_WORD = re.compile(r"\b(room|area|zone|region|part of the (?:house|home|apa
 _WHOLE_PLACE = re.compile(r"\b(how many rooms|the whole|whole (?:house|place|home|apartment|site)|overview|"
                           r"layout|floor plan|everything|all the rooms|entire)\b")
 _EXPLICIT_CUES = re.compile(r"\b(where is|where are|where's|find|locate|go to|take me to|show me|bring me|"
-                            r"navigate to|the nearest|is there an?|any)\b")
+                            r"navigate to|the nearest|is there an?|any|looking for|have you seen|did you see|"
+                            r"where did)\b")
 _IMPLICIT_CUES = re.compile(
     r"\b(i'm|i am|im|i feel|i need|i want|i'd like|i would like|somewhere|something to|a place to|"
     r"where (?:can|could|should|do|would) i|help me|i have to|i must|let me|my)\b"
@@ -82,6 +83,12 @@ def check_query(text: object, kind: object, k: object, mode: object, robot_pose:
         raise QueryError(f"unknown query kind {kind!r}; expected one of {[q.value for q in QueryKind]}") from err
 
 
+def nodes_names(memory: SemanticMemory, categories: list[str]) -> list[str]:
+    """The memory's own category names that the given (canonical) categories stand for."""
+    canon = memory.retriever.canonical_categories()
+    return [name for name, c in zip(memory.vocab.categories.items, canon, strict=True) if c in categories]
+
+
 class NodeScorer(Protocol):
     """Re-scores candidate nodes for a query (e.g. an LLM judging relevance), higher is better."""
 
@@ -104,6 +111,7 @@ class Retriever:
         self.m = memory
         self.scorer = scorer
         self._canon: list[str] = []
+        self._vocabulary: tuple[int, frozenset[str]] = (-1, frozenset())
         self._prototypes: tuple[np.ndarray, list[QueryKind]] | None = None
 
     # --- kinds --------------------------------------------------------------------------
@@ -112,7 +120,10 @@ class Retriever:
         """(categories, room types) a query names; category phrases are removed before looking
         for room types, so "bathroom sink" is a sink, not a bathroom."""
         knowledge = self.m.knowledge
-        categories = knowledge.find_categories(text, self.m.vocab.categories.items)
+        names = self.m.vocab.categories.items
+        if self._vocabulary[0] != len(names):
+            self._vocabulary = (len(names), frozenset(names))
+        categories = knowledge.find_categories(text, self._vocabulary[1])
         rest = text.lower()
         for phrase in sorted(self._phrases(categories), key=len, reverse=True):
             rest = re.sub(rf"\b{re.escape(phrase)}(?:s|es)?\b", " ", rest)
@@ -132,6 +143,8 @@ class Retriever:
         if TEMPORAL_CUES.search(lowered):
             return QueryKind.TEMPORAL
         categories, room_types = self.mentions(lowered)
+        # A thing the memory has never seen ("a glass of red") names a need, not a target.
+        categories = [c for c in categories if self._named([c]).any()]
         implicit_cue = bool(_IMPLICIT_CUES.search(lowered))
         if _GLOBAL_CUES.search(lowered) or (_ROOM_WORD.search(lowered) and not categories and not implicit_cue):
             return QueryKind.GLOBAL
@@ -154,6 +167,12 @@ class Retriever:
 
     # --- ranking ------------------------------------------------------------------------
 
+    def _named(self, categories: list[str]) -> np.ndarray:
+        """Per category id of the memory: does the query name it (by its own name or the table's)?"""
+        canon = np.asarray(self.canonical_categories(), dtype=object)
+        raw = np.asarray(self.m.vocab.categories.items, dtype=object)
+        return np.isin(canon, categories) | np.isin(raw, categories)
+
     def canonical_categories(self) -> list[str]:
         names = self.m.vocab.categories.items
         while len(self._canon) < len(names):
@@ -165,7 +184,7 @@ class Retriever:
         """Top-down beam search; returns every scored node's cosine and the leaves reached."""
         nodes, cfg = self.m.forest.nodes, self.m.config
         scored: dict[int, float] = {}
-        frontier = nodes.roots()
+        frontier = self.m.forest.roots()
         if len(frontier) == 0:
             return scored, np.zeros(0, dtype=np.int64)
         scores = nodes.embedding[frontier] @ q
@@ -209,17 +228,22 @@ class Retriever:
         table = self.matcher().affordance(q)
         return np.array([table.get(c, -1.0) for c in self.canonical_categories()], dtype=np.float64)
 
-    def _category_leaves(self, category_ids: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Up to ``category_candidates`` leaves of each given category (best cosine first)."""
+    def _category_leaves(self, category_ids: np.ndarray, q: np.ndarray, robot_xy: np.ndarray | None) -> np.ndarray:
+        """Up to ``category_candidates`` leaves per given category: all when that few, else the
+        nearest to the robot, else the best by cosine among the most recently seen."""
         m = self.m
         if len(category_ids) == 0:
             return np.zeros(0, dtype=np.int64)
         found = np.flatnonzero(np.isin(m.leaves.category[: m.leaves.n], category_ids))
         cap = m.config.category_candidates * len(category_ids)
-        if len(found) > cap:
-            sem = m.leaves.vectors(found) @ q
-            found = found[np.argpartition(-sem, cap - 1)[:cap]]
-        return found
+        if len(found) <= cap:
+            return found
+        if robot_xy is not None:
+            distance = np.linalg.norm(m.leaves.position[found, :2] - robot_xy, axis=1)
+            return found[np.argpartition(distance, cap - 1)[:cap]]
+        recent = found[np.argpartition(-m.leaves.last_seen[found], min(len(found), 4 * cap) - 1)[: 4 * cap]]
+        sem = m.leaves.vectors(recent) @ q
+        return recent[np.argpartition(-sem, cap - 1)[:cap]]
 
     def rank_leaves(self, q: np.ndarray, kind: QueryKind, k: int, *, mode: str, categories: list[str],
                     room_types: list[str], robot_xy: np.ndarray | None, query: str = "",
@@ -228,18 +252,22 @@ class Retriever:
         m, cfg = self.m, self.m.config
         if m.leaves.n == 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), True)
-        canon = np.asarray(self.canonical_categories(), dtype=object)
         aff = self.affordances(q) if mode == "forest" else None
-        if allowed is not None:
+        if allowed is not None and len(allowed) > 16 * cfg.knn_candidates:
+            _, near = m.index.search(q, 16 * cfg.knn_candidates)
+            named = np.flatnonzero(self._named(categories)) if categories else np.zeros(0, dtype=np.int64)
+            pool = np.concatenate([near, self._category_leaves(named, q, robot_xy)])
+            ids = pool[np.isin(pool, allowed)]
+        elif allowed is not None:
             ids = allowed
         else:
             _, ids = m.index.search(q, max(cfg.knn_candidates, 4 * k))
             if mode == "forest":
                 _, beam_leaves = self.beam(q, query)
-                wanted = np.flatnonzero(np.isin(canon, categories)) if categories else np.zeros(0, dtype=np.int64)
+                wanted = np.flatnonzero(self._named(categories)) if categories else np.zeros(0, dtype=np.int64)
                 if kind == QueryKind.IMPLICIT and len(aff):
                     wanted = np.union1d(wanted, np.argsort(-aff, kind="stable")[:3])
-                ids = np.concatenate([ids, beam_leaves, self._category_leaves(wanted, q)])
+                ids = np.concatenate([ids, beam_leaves, self._category_leaves(wanted, q, robot_xy)])
         ids = np.unique(ids.astype(np.int64))
         sem = (m.leaves.vectors(ids) @ q).astype(np.float64)
         score = sem.copy()
@@ -262,7 +290,8 @@ class Retriever:
                 w_ctx = cfg.context_weight_explicit
                 score = (1.0 - w_ctx) * sem + w_ctx * ctx
             if categories:
-                score += cfg.category_match_bonus * np.isin(canon[m.leaves.category[ids]], categories)
+                named = self._named(categories)
+                score += cfg.category_match_bonus * named[m.leaves.category[ids]]
             if room_types:
                 types = [nodes.info[r].room_type if r >= 0 and r in nodes.info else None for r in rooms.tolist()]
                 score += cfg.room_match_bonus * np.array([t in room_types for t in types], dtype=np.float64)
@@ -274,33 +303,54 @@ class Retriever:
 
     def rank_nodes(self, q: np.ndarray, k: int, *, categories: list[str], room_types: list[str],
                    query: str, robot_xy: np.ndarray | None) -> Ranked:
-        """Parent nodes for global queries: rooms, buildings and the site, plus beam-scored zones."""
+        """Parent nodes for global queries. Candidates: every node the beam search scored, plus
+        the rooms of the room types the query names or whose activities match it best (at most
+        ``category_candidates`` of each, nearest the robot or best by cosine); then each gets its
+        cosine mixed with its room type's activity match, a level prior, and the bonuses."""
         m, cfg = self.m, self.m.config
         nodes = m.forest.nodes
         scored, _ = self.beam(q, query)
-        live = nodes.ids()
-        upper = live[nodes.level[live] >= ROOM]
-        ids = np.union1d(upper, np.fromiter(scored.keys(), dtype=np.int64, count=len(scored)))
+        activity = self.matcher().activity(q)
+        by_type = np.array([activity.get(t, -1.0) for t in nodes.room_types])
+        wanted = [i for i, t in enumerate(nodes.room_types) if t in room_types]
+        wanted += [int(i) for i in np.argsort(-by_type, kind="stable")[:3]] if len(by_type) else []
+        size = nodes.size
+        rooms = np.flatnonzero(nodes.alive[:size] & (nodes.level[:size] == ROOM)
+                               & np.isin(nodes.room_type[:size], wanted))
+        ids = np.union1d(np.fromiter(scored.keys(), dtype=np.int64, count=len(scored)),
+                         self._best_rooms(rooms, q, robot_xy))
         if len(ids) == 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), False)
-        infos = [nodes.info[i] for i in ids.tolist()]
-        cosine = (nodes.embedding[ids] @ q).astype(np.float64)
-        activity = self.matcher().activity(q)
-        act = np.array([activity.get(info.room_type, -1.0) if info.room_type else -1.0 for info in infos])
-        sure = np.array([info.room_confidence for info in infos])
+        cosine = (nodes.embedding[ids].astype(np.float32) @ q).astype(np.float64)
+        types = nodes.room_type[ids]
+        act = np.where(types >= 0, by_type[np.maximum(types, 0)] if len(by_type) else -1.0, -1.0)
         w = cfg.activity_weight
-        score = np.where(act >= 0, (1.0 - w) * cosine + w * act * sure, cosine)
+        score = np.where(act >= 0, (1.0 - w) * cosine + w * act * nodes.room_confidence[ids], cosine)
         levels = nodes.level[ids]
         whole = bool(_WHOLE_PLACE.search(query.lower()))
         score += np.select([levels == ROOM, levels == ZONE, levels == BUILDING, levels == SITE],
                            [0.05, -0.05, -0.05, 0.3 if whole else -0.1])
         if room_types:
-            score += cfg.room_match_bonus * np.array([info.room_type in room_types for info in infos])
+            score += cfg.room_match_bonus * np.isin(types, [nodes.room_types.index(t) for t in room_types
+                                                            if t in nodes.room_types])
         if categories:
-            has = np.array([any(c in info.category_counts for c in categories) for info in infos])
+            names = set(categories) | set(nodes_names(m, categories))
+            has = np.array([not names.isdisjoint(nodes.info[i].category_counts) for i in ids.tolist()])
             score += cfg.category_match_bonus * (has & (levels == ROOM))
         if robot_xy is not None:
             distance = np.linalg.norm(nodes.position[ids, :2] - robot_xy, axis=1)
             score -= cfg.proximity_weight * np.minimum(distance / 20.0, 1.0)
         order = np.lexsort((ids, -score))[:k]
         return Ranked(ids[order], score[order], False)
+
+    def _best_rooms(self, rooms: np.ndarray, q: np.ndarray, robot_xy: np.ndarray | None) -> np.ndarray:
+        """At most ``category_candidates`` of these rooms: the nearest to the robot, else the best by cosine."""
+        cap = self.m.config.category_candidates
+        if len(rooms) <= cap:
+            return rooms
+        nodes = self.m.forest.nodes
+        if robot_xy is not None:
+            key = np.linalg.norm(nodes.position[rooms, :2] - robot_xy, axis=1)
+        else:
+            key = -(nodes.embedding[rooms].astype(np.float32) @ q)
+        return rooms[np.argpartition(key, cap - 1)[:cap]]

@@ -39,7 +39,7 @@ from embodied_stack.memory.sightings import SightingLog
 from embodied_stack.memory.spatial import SpatialContext
 from embodied_stack.memory.store import DB_NAME, MemoryStore, resolve_inside
 from embodied_stack.memory.summarise import ExtractiveSummariser, Summariser
-from embodied_stack.memory.types import Observation, validate_observation
+from embodied_stack.memory.types import Observation, screen_observations, validate_observation
 from embodied_stack.sim.env import Pose2D
 
 log = logging.getLogger(__name__)
@@ -139,8 +139,7 @@ class SemanticMemory:
         self._write_index()
 
     def _rebuild_index(self) -> None:
-        n = self.leaves.n
-        self.index.rebuild(np.arange(n), self.leaves.vectors(np.arange(n)))
+        self.index.rebuild(np.arange(self.leaves.n), self.leaves.vectors)
 
     def _write_index(self) -> None:
         if self._store is None:
@@ -159,6 +158,8 @@ class SemanticMemory:
             self._write_index()
             return target
         store = MemoryStore.create(target, self._store_meta())
+        # write_all tracks what the new store holds; this memory's own store keeps its state
+        committed, logged = dict(self.committed_vocab), self.sightings.committed
         try:
             persist.write_all(store, self)
             index_path, _ = store.index_paths()
@@ -166,9 +167,7 @@ class SemanticMemory:
             store.mark_index(self.leaves.n)
         finally:
             store.close()
-            if self._store is not None:
-                self.committed_vocab = {k: len(v) for k, v in (("category", self.vocab.categories),
-                                        ("caption", self.vocab.captions), ("room", self.vocab.rooms))}
+            self.committed_vocab, self.sightings.committed = committed, logged
         return target
 
     @property
@@ -211,29 +210,45 @@ class SemanticMemory:
         misses = self.embedder.misses
         report = IngestReport()
         batch: list[Observation] = []
+        where: list[int] = []
         for index, item in enumerate(observations):
-            try:
-                if isinstance(item, Observation):
-                    validate_observation(item)
-                    obs = item
-                elif isinstance(item, Mapping):
-                    obs = Observation.from_dict(dict(item), where=f"observation {index}")
-                else:
-                    raise InvalidObservationError(f"expected an Observation or a mapping, got {type(item).__name__}")
-            except InvalidObservationError as err:
-                report.rejected.append(RejectedObservation(index, str(err)))
-                continue
-            batch.append(obs)
+            if isinstance(item, Observation):
+                batch.append(item)
+                where.append(index)
+            else:
+                try:
+                    if not isinstance(item, Mapping):
+                        raise InvalidObservationError(
+                            f"expected an Observation or a mapping, got {type(item).__name__}")
+                    batch.append(Observation.from_dict(dict(item), where=f"observation {index}"))
+                    where.append(index)
+                except InvalidObservationError as err:
+                    report.rejected.append(RejectedObservation(index, str(err)))
             if len(batch) >= self.config.ingest_batch_size:
-                self._ingest_batch(batch, report)
-                batch = []
+                self._screen_and_ingest(batch, where, report)
+                batch, where = [], []
         if batch:
-            self._ingest_batch(batch, report)
+            self._screen_and_ingest(batch, where, report)
+        report.rejected.sort(key=lambda r: r.index)
         report.texts_embedded = self.embedder.misses - misses
         report.duration_s = time.perf_counter() - start
         if report.rejected:
             log.warning("rejected %d observation(s); first: %s", len(report.rejected), report.rejected[0].reason)
         return report
+
+    def _screen_and_ingest(self, batch: list[Observation], where: list[int], report: IngestReport) -> None:
+        """Drop observations that fail validation (built around the dataclass), ingest the rest."""
+        ok = screen_observations(batch)
+        if not ok.all():
+            for row in np.flatnonzero(~ok).tolist():
+                try:
+                    validate_observation(batch[row])
+                    ok[row] = True
+                except (InvalidObservationError, TypeError, ValueError) as err:
+                    report.rejected.append(RejectedObservation(where[row], str(err)))
+            batch = [obs for obs, good in zip(batch, ok.tolist(), strict=True) if good]
+        if batch:
+            self._ingest_batch(batch, report)
 
     def _room_index(self, room_id: str) -> int:
         index = self.vocab.rooms.add(room_id)

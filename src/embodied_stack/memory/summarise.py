@@ -17,12 +17,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from embodied_stack.memory.knowledge import Knowledge, default_knowledge
+from embodied_stack.memory.knowledge import Knowledge, default_knowledge, normalize_phrase
 
 log = logging.getLogger(__name__)
 
 LEVEL_NAMES = ("object", "zone", "room", "building", "site")
 _MIN_ROOM_SHARE = 0.35
+_FULL_EVIDENCE_LEAVES = 3.0
 
 
 @dataclass
@@ -52,7 +53,8 @@ class Summary:
     """The text that is embedded for retrieval."""
     room_type: str | None = None
     room_confidence: float = 0.0
-    """1 when the room segmentation gave the type, else the share of the category vote."""
+    """1 when the room segmentation gave the type, else the share of the category vote, scaled
+    down for nodes of fewer than 3 objects."""
 
 
 @runtime_checkable
@@ -73,17 +75,23 @@ class ExtractiveSummariser:
         if digest.level > 2:
             return None, 0.0
         guess, share = self.knowledge.vote_room(digest.category_counts)
-        return (guess, share) if share >= _MIN_ROOM_SHARE else (None, 0.0)
+        if share < _MIN_ROOM_SHARE:
+            return None, 0.0
+        # One exercise ball is weak evidence of a gym: confidence grows with the evidence.
+        return guess, share * min(1.0, digest.n_leaves / _FULL_EVIDENCE_LEAVES)
 
     def summarise(self, digest: NodeDigest) -> Summary:
         ranked = sorted(digest.category_counts.items(), key=lambda item: (-item[1], item[0]))
         top = [name for name, _ in ranked]
         room_type, confidence = self.room_type(digest)
         level = digest.level_name
+        # A room keeps the category its segmentation gave it ("guest bedroom") in its name and
+        # text; the table's type ("bedroom") supplies the activities.
+        given = normalize_phrase(digest.room_category) if digest.room_category else None
         if level == "zone":
             name = f"{top[0]} and {top[1]} area" if len(top) > 1 else f"{top[0]} area" if top else "empty area"
         elif level == "room":
-            kind = room_type or "room"
+            kind = given or room_type or "room"
             name = f"{kind} ({digest.room_id})" if digest.room_id else f"{kind} area"
         elif level == "building":
             name = f"group of {len(digest.children_names)} rooms" if len(digest.children_names) != 1 \
@@ -105,10 +113,11 @@ class ExtractiveSummariser:
             extra = f" and {len(digest.children_names) - 6} more" if len(digest.children_names) > 6 else ""
             sentences.append(f"It includes {', '.join(digest.children_names[:6])}{extra}.")
         # Room ids ("kitchen_1") and counts are for people; the embedded text leaves them out.
-        head = {"room": room_type or "room", "building": "rooms of one building"}.get(level, name)
+        head = {"room": given or room_type or "room", "building": "rooms of one building"}.get(level, name)
         text_parts = [head]
         if room_type:
-            text_parts.append(f"{room_type}: a place to {', '.join(activities[:5])}" if activities else room_type)
+            label = given if given and level == "room" else room_type
+            text_parts.append(f"{label}: a place to {', '.join(activities[:5])}" if activities else label)
         if level == "zone" and digest.captions:
             text_parts.append("; ".join(digest.captions[:4]))
         # The most common kinds in alphabetical order: the text changes only when that set does.

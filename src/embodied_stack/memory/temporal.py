@@ -24,8 +24,8 @@ _LAST_NIGHT = re.compile(r"\blast night\b")
 _TODAY = re.compile(r"\btoday\b")
 TEMPORAL_CUES = re.compile(
     r"\b(when|what time|how long ago|last (?:saw|seen|see|time)|first (?:saw|seen|see|time)|yesterday|today|"
-    r"tonight|last night|this (?:morning|afternoon|evening)|earlier|ago|recently|(?:in|during|within|over) "
-    r"the (?:last|past)|(?:did|have) you (?:see|seen|notice|noticed)|was there|were there)\b"
+    r"tonight|last night|this (?:morning|afternoon|evening)|earlier today|ago|recently|(?:in|during|within|over) "
+    r"the (?:last|past))\b"
 )
 _STRIP = re.compile(
     r"\b(when|what time|how long ago|did you|have you|do you|last|first|time|seen|saw|see|noticed|notice|"

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from embodied_stack.memory.errors import InvalidObservationError
 
 OBSERVATIONS_FORMAT = "embodied-stack.observations/1"
@@ -148,6 +150,44 @@ def validate_observation(obs: Observation) -> None:
             raise InvalidObservationError(
                 f"quaternion (xyzw) has norm {norm:.3f}, expected a unit quaternion", field="source_pose"
             )
+
+
+def screen_observations(observations: list[Observation]) -> np.ndarray:
+    """Which observations pass :func:`validate_observation`, checked for a whole batch at once.
+
+    ``Observation`` validates itself on construction, so this only catches objects built around
+    it (``object.__new__``); it is the cheap, vectorised guard ingest runs on every batch.
+    Returns a bool mask; call :func:`validate_observation` on a False row for the reason.
+    """
+    count = len(observations)
+    try:
+        position = np.array([o.position for o in observations], dtype=np.float64).reshape(count, 3)
+        extent = np.array([o.extent for o in observations], dtype=np.float64).reshape(count, 3)
+        numbers = np.array([(o.confidence, o.timestamp) for o in observations], dtype=np.float64).reshape(count, 2)
+        poses = [o.source_pose for o in observations]
+        given = np.array([p is not None for p in poses], dtype=bool)
+        pose = np.array([p if p is not None else (0.0,) * 6 + (1.0,) for p in poses], dtype=np.float64)
+        pose = pose.reshape(count, 7)
+    except (TypeError, ValueError):
+        return np.array([_passes(o) for o in observations], dtype=bool)
+    texts = np.array([isinstance(o.category, str) and bool(o.category.strip()) and len(o.category) <= MAX_TEXT_CHARS
+                      and isinstance(o.caption, str) and len(o.caption) <= MAX_TEXT_CHARS and o.frame_id == MAP_FRAME
+                      for o in observations], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        norm = np.linalg.norm(pose[:, 3:], axis=1)
+        return (texts & np.all(np.isfinite(position) & (np.abs(position) <= MAX_ABS_COORD_M), axis=1)
+                & np.all(np.isfinite(extent) & (extent >= 0.0) & (extent <= MAX_EXTENT_M), axis=1)
+                & np.isfinite(numbers[:, 0]) & (numbers[:, 0] >= 0.0) & (numbers[:, 0] <= 1.0)
+                & np.isfinite(numbers[:, 1]) & (numbers[:, 1] >= 0.0)
+                & (~given | (np.all(np.isfinite(pose), axis=1) & (norm > 0.9) & (norm < 1.1))))
+
+
+def _passes(obs: Observation) -> bool:
+    try:
+        validate_observation(obs)
+    except (InvalidObservationError, TypeError, ValueError):
+        return False
+    return True
 
 
 def read_observations_jsonl(path: str | Path) -> Iterator[Observation]:

@@ -9,7 +9,7 @@ Shapes the configuration implies (see :mod:`embodied_stack.policy.modeling_vla`)
   clipped to ``max_depth_m``) go through ``len(vision_channels)`` stride-2 conv stages, so the
   visual tokens form a ``image_width / 2**S`` by ``image_height / 2**S`` grid;
 * the trunk sees ``2 + grid_w * grid_h`` tokens: one goal/state token (target and waypoint
-  distance and bearing, previous action), one instruction token (the memory's 384-d text embedding), then
+  distance and bearing, planned path length, previous action), one instruction token (the memory's 384-d text embedding), then
   the visual tokens;
 * the trunk has ``num_layers`` decoder layers (``transformers`` Llama or Qwen2 layers) with an
   exit after every ``exit_interval`` layers: exits ``1 .. num_exits``. Exit ``0`` names the
@@ -30,8 +30,8 @@ BACKBONES = ("llama", "qwen2")
 EXIT_METRICS = ("tv", "js", "velocity")
 NUM_ACTIONS = 4
 # goal/state features: target distance (2 encodings) and sin/cos bearing, waypoint distance and
-# sin/cos bearing, one-hot previous action (none + 4)
-GOAL_FEATURES = 4 + 3 + 1 + NUM_ACTIONS
+# sin/cos bearing, planned path length, one-hot previous action (none + 4)
+GOAL_FEATURES = 4 + 3 + 1 + 1 + NUM_ACTIONS
 
 
 @dataclass(frozen=True)

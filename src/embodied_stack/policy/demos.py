@@ -1,15 +1,20 @@
-"""Demonstrations from the simulator's shortest-path oracle, with noise injection and DAgger.
+"""Demonstrations with noise injection and DAgger, labelled by a map-based expert or the oracle.
 
 Every step records what the policy would see (the frame at the policy resolution, the target
 and the waypoint planned on the robot's own depth map as distance and bearing from odometry, the
-previous executed action) and the oracle's action for that state. What is *executed* is the oracle's action (pure demonstrations), the current
-policy's action with probability ``1 - beta`` (DAgger, Ross et al. 2011: the policy visits its
-own mistakes and the oracle labels the way back), and, with probability ``noise_prob`` per step,
-a short burst of random moves (noise injection, so recoveries are in the data even in round 0).
+previous executed action) and the expert's action for that state. The expert is by default the
+waypoint follower (:func:`~embodied_stack.policy.waypoints.follow_waypoint`), whose inputs are
+the policy's own, so its labels are learnable from what the policy sees; the simulator's
+shortest-path oracle (which knows the true map) is the alternative.
+
+What is *executed* is the expert's action (pure demonstrations), the current policy's action
+with probability ``1 - beta`` (DAgger, Ross et al. 2011: the policy visits its own mistakes and
+the expert labels the way back), and, with probability ``noise_prob`` per step, a short burst
+of random moves (noise injection, so recoveries are in the data even in round 0).
 
 Goals are given as the memory would give them: the goal point of the episode nearest the start
 (``GoalRegion.nearest_point``), a navigable point beside the target object or inside the target
-room. The oracle stops within ``stop_radius_m`` of that point, inside the success region.
+room. The expert stops within ``stop_radius_m`` of that point, inside the success region.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from embodied_stack.policy.configuration_vla import VLAConfig
 from embodied_stack.policy.dataset import DemoBuffer, EpisodeRecord
 from embodied_stack.policy.inputs import resize_frame
 from embodied_stack.policy.modeling_vla import VLAModel
-from embodied_stack.policy.waypoints import GoalTracker
+from embodied_stack.policy.waypoints import GoalTracker, follow_waypoint
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
 from embodied_stack.sim.env import Action, AgentInput, Frame
 from embodied_stack.sim.episodes import Episode, EpisodeSet, generate_episodes
@@ -38,6 +43,7 @@ from embodied_stack.sim.scene import Scene
 logger = logging.getLogger(__name__)
 
 _RANDOM_MOVES = (Action.MOVE_FORWARD, Action.TURN_LEFT, Action.TURN_RIGHT)
+EXPERTS = ("waypoints", "oracle")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,9 @@ class CollectConfig:
         max_steps: steps per episode before it is cut.
         stop_radius_m: the oracle stops within this distance of the goal point.
         min_distance_m: minimum geodesic start-goal distance of the drawn episodes.
+        expert: who labels the steps: ``"waypoints"`` (:func:`follow_waypoint`, which sees only
+            what the policy sees: its own depth map, the target, odometry) or ``"oracle"`` (the
+            simulator's shortest-path follower on the true map; privileged).
     """
 
     episodes_per_scene: int = 8
@@ -61,14 +70,17 @@ class CollectConfig:
     noise_prob: float = 0.1
     stop_noise_prob: float = 0.5
     max_steps: int = 250
-    stop_radius_m: float = 0.5
+    stop_radius_m: float = 0.75
     min_distance_m: float = 2.0
+    expert: str = "waypoints"
 
     def __post_init__(self) -> None:
         if self.episodes_per_scene <= 0 or self.max_steps <= 0:
             raise ValueError(
                 f"episodes_per_scene and max_steps must be positive, got {self.episodes_per_scene}, {self.max_steps}"
             )
+        if self.expert not in EXPERTS:
+            raise ValueError(f"CollectConfig.expert must be one of {EXPERTS}, got {self.expert!r}")
         for name in ("beta", "noise_prob", "stop_noise_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"CollectConfig.{name} must be in [0, 1], got {getattr(self, name)}")
@@ -106,6 +118,7 @@ class DemoCollector:
         sim_config = sim_config or SimConfig()
         self.sim_config = sim_config.replace(width=policy_config.image_width, height=policy_config.image_height)
         self.sims = [EmbeddedSim(scene, self.sim_config) for scene in scenes]
+        self._turn_rad = math.radians(self.sim_config.turn_angle_deg)
         self.embed = embed
         self._embeddings: dict[str, torch.Tensor] = {}
 
@@ -158,10 +171,11 @@ class DemoCollector:
     def _start(self, sim: EmbeddedSim, plan: EpisodeSet, episode: Episode, config: CollectConfig) -> _Rollout:
         region = plan.goal(sim.scene, sim.navmap, episode)
         goal_xy = region.nearest_point(episode.start.xy)
-        oracle = OracleAgent(
-            sim.navmap, turn_angle_rad=math.radians(self.sim_config.turn_angle_deg), stop_radius_m=config.stop_radius_m
-        )
-        oracle.reset(episode.instruction, goal_xy)
+        oracle = None
+        if config.expert == "oracle":
+            oracle = OracleAgent(sim.navmap, turn_angle_rad=math.radians(self.sim_config.turn_angle_deg),
+                                 stop_radius_m=config.stop_radius_m)
+            oracle.reset(episode.instruction, goal_xy)
         frame = sim.reset(episode.start)
         tracker = GoalTracker(self.policy_config)
         tracker.reset(goal_xy)
@@ -181,8 +195,11 @@ class DemoCollector:
             for i in active:
                 r = rollouts[i]
                 inp = AgentInput(r.frame, r.sim.agent_pose, r.goal_xy, r.instruction, step)
-                expert = r.oracle.act(inp)
                 goal = r.tracker.features(inp)
+                if r.oracle is not None:
+                    expert = r.oracle.act(inp)
+                else:
+                    expert = follow_waypoint(r.tracker, inp.pose, self._turn_rad, config.stop_radius_m)
                 r.record.add(r.frame.rgb, r.frame.depth, goal, int(expert), expert_velocity(expert, self.sim_config))
                 experts.append(expert)
                 goals.append(goal)
@@ -222,7 +239,7 @@ class _Rollout:
     region: GoalRegion
     goal_xy: np.ndarray
     instruction: str
-    oracle: OracleAgent
+    oracle: OracleAgent | None
     tracker: GoalTracker
     record: EpisodeRecord
     frame: Frame

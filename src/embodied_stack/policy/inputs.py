@@ -57,6 +57,7 @@ def goal_features(
     config: VLAConfig,
     waypoint_distance_m: np.ndarray | float | None = None,
     waypoint_bearing_rad: np.ndarray | float | None = None,
+    path_length_m: np.ndarray | float | None = None,
 ) -> np.ndarray:
     """Encode the relative target, the waypoint and the previous action as the goal/state token's input.
 
@@ -66,12 +67,13 @@ def goal_features(
         prev_action: the action taken at the previous step (``Action`` value), or -1 at the start.
         waypoint_distance_m, waypoint_bearing_rad: the subgoal on the way
             (:class:`~embodied_stack.policy.waypoints.GoalTracker`); the target's when omitted.
+        path_length_m: length of the planned path to the target; the distance when omitted.
 
     Returns:
-        (N, 12) float32 (or (12,) for scalar input): clipped distance / ``goal_max_distance_m``,
+        (N, 13) float32 (or (13,) for scalar input): clipped distance / ``goal_max_distance_m``,
         log(1 + distance) / log(1 + ``goal_max_distance_m``), sin and cos of the bearing; the
-        waypoint's clipped distance, sin and cos of its bearing; a one-hot of the previous action
-        over (none, stop, forward, left, right).
+        waypoint's clipped distance, sin and cos of its bearing; the clipped path length; a
+        one-hot of the previous action over (none, stop, forward, left, right).
     """
     scalar = np.ndim(distance_m) == 0
     dist = np.atleast_1d(np.asarray(distance_m, dtype=np.float64))
@@ -79,8 +81,9 @@ def goal_features(
     way_dist = dist if waypoint_distance_m is None else np.atleast_1d(np.asarray(waypoint_distance_m, dtype=np.float64))
     way_bearing = bearing if waypoint_bearing_rad is None else np.atleast_1d(
         np.asarray(waypoint_bearing_rad, dtype=np.float64))
+    path = dist if path_length_m is None else np.atleast_1d(np.asarray(path_length_m, dtype=np.float64))
     prev = np.atleast_1d(np.asarray(prev_action, dtype=np.int64))
-    for name, values in (("goal", dist), ("waypoint", way_dist)):
+    for name, values in (("goal", dist), ("waypoint", way_dist), ("path", path)):
         bad = ~(np.isfinite(values) & (values >= 0))
         if np.any(bad):
             raise ValueError(f"{name} distance must be finite and >= 0 m, got {values[bad][:3]}")
@@ -96,5 +99,6 @@ def goal_features(
     out[:, 4] = np.minimum(way_dist, max_d) / max_d
     out[:, 5] = np.sin(way_bearing)
     out[:, 6] = np.cos(way_bearing)
-    out[np.arange(dist.shape[0]), 7 + prev + 1] = 1.0
+    out[:, 7] = np.minimum(path, max_d) / max_d
+    out[np.arange(dist.shape[0]), 8 + prev + 1] = 1.0
     return out[0] if scalar else out

@@ -62,7 +62,8 @@ class TrainConfig:
     stop_noise_prob: float = 0.5
     dagger_beta: float = 0.5
     max_episode_steps: int = 250
-    stop_radius_m: float = 0.5
+    stop_radius_m: float = 0.75
+    expert: str = "waypoints"
     velocity_weight: float = 1.0
     stop_weight: float = 4.0
     save_every: int = 100
@@ -228,7 +229,7 @@ class Trainer:
         r = self.state["round"]
         cfg = self.config
         collect = CollectConfig(cfg.episodes_per_scene, cfg.beta(r), cfg.noise_prob, cfg.stop_noise_prob,
-                                cfg.max_episode_steps, cfg.stop_radius_m)
+                                cfg.max_episode_steps, cfg.stop_radius_m, expert=cfg.expert)
         started = time.perf_counter()
         demos, stats = self.collector.collect(collect, np.random.default_rng([cfg.seed, r]),
                                               self.model if r > 0 else None, seed=cfg.seed * 100 + r)

@@ -9,7 +9,8 @@ through the openings seen (or not yet seen). The point ``lookahead_m`` along tha
 subgoal the policy steers to (the farthest path point within it in straight sight on the
 planning grid, so corners are not cut); the policy still sees the final target, the images, and decides
 when to stop. Planning is on a window around the robot, the target and everything mapped; when the robot's
-conservative map leaves no path, it plans once more with a cell less clearance.
+conservative map leaves no path, it plans again with a cell less clearance, then forgetting the
+bumps (which are then cleared), then keeping only off the occupied cells themselves.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ class WaypointConfig:
     from occupied cells; the window spans ``window_margin_m`` beyond the robot, the target and
     the mapped cells. A forward move that advanced less than ``bump_progress_m`` along the
     heading (odometry) marks the cells just ahead of the robot's body (straight and 30 degrees to
-    either side) occupied, like a bumper: thin door jambs fall between depth pixels, and low
-    things right in front are below the camera's view.
+    either side) occupied, like a bumper, and the cells just ahead of its centre untraversable:
+    thin door jambs fall between depth pixels, low things right in front are below the camera's
+    view, and a side contact can block a move that no obstacle straight ahead explains.
     """
 
     resolution_m: float = 0.1
@@ -75,6 +77,7 @@ class WaypointPlanner:
         self.path = np.zeros((0, 2))
         self._floor_z = 0.0
         self._last_pose: Pose2D | None = None
+        self._blocked = np.zeros((0, 0), dtype=bool)
 
     def reset(self, frame: Frame, goal_xy: np.ndarray) -> None:
         """Start a new map centred on the robot; the floor is ``camera_height_m`` below the camera."""
@@ -83,6 +86,7 @@ class WaypointPlanner:
         self._floor_z = float(frame.camera_pose[2, 3]) - self.config.camera_height_m
         self.path = np.zeros((0, 2))
         self._last_pose = None
+        self._blocked = np.zeros(self.grid.shape, dtype=bool)
 
     def update(self, frame: Frame, pose: Pose2D, moved_forward: bool = False) -> np.ndarray:
         """Map ``frame`` and return the waypoint (2,) in ``map`` metres (the target itself when
@@ -99,13 +103,20 @@ class WaypointPlanner:
                 angles = last.yaw + np.radians([-30.0, 0.0, 30.0])
                 reach = cfg.agent_radius_m + 0.5 * grid.resolution_m
                 grid.mark(pose.xy + reach * np.stack([np.cos(angles), np.sin(angles)], axis=1), occupied=True)
+                ahead = pose.xy + np.outer([0.5, 1.0, 1.5], heading) * grid.resolution_m
+                rows, cols, inside = grid.cells_of(ahead)
+                self._blocked[rows[inside], cols[inside]] = True
         grid.integrate(frame, self._floor_z, obstacle_min_height_m=cfg.obstacle_min_height_m,
                        agent_height_m=cfg.agent_height_m, max_range_m=cfg.max_range_m, max_rays=cfg.max_rays)
         path, nav = np.zeros((0, 2)), None
-        for clearance_m in (cfg.agent_radius_m, cfg.agent_radius_m - grid.resolution_m):
-            nav = self._window_map(pose, clearance_m)
+        relaxed = cfg.agent_radius_m - grid.resolution_m
+        for clearance_m, use_blocked in ((cfg.agent_radius_m, True), (relaxed, True), (relaxed, False),
+                                         (0.5 * grid.resolution_m, False)):
+            nav = self._window_map(pose, clearance_m, use_blocked)
             path = nav.grid_path(pose.xy, self.goal_xy[None]) if nav is not None else np.zeros((0, 2))
             if len(path):
+                if not use_blocked:
+                    self._blocked[:] = False
                 break
         if nav is None or len(path) == 0:
             self.path = np.stack([pose.xy, self.goal_xy])
@@ -118,8 +129,15 @@ class WaypointPlanner:
         visible = nav.visible_from(path[0], within)
         return within[int(np.flatnonzero(visible)[-1])].copy() if visible.any() else within[0].copy()
 
-    def _window_map(self, pose: Pose2D, clearance_m: float) -> NavMap | None:
-        """Traversable cells (unknown or free, more than ``clearance_m`` from an obstacle) in the window."""
+    def path_length_m(self) -> float:
+        """Length of the last plan (metres; the straight-line distance when none was found)."""
+        if len(self.path) < 2:
+            return 0.0
+        return float(np.linalg.norm(np.diff(self.path, axis=0), axis=1).sum())
+
+    def _window_map(self, pose: Pose2D, clearance_m: float, use_blocked: bool) -> NavMap | None:
+        """Traversable cells (unknown or free, more than ``clearance_m`` from an obstacle, and not
+        bumped into when ``use_blocked``) in the window."""
         grid, cfg = self.grid, self.config
         assert grid is not None
         res = grid.resolution_m
@@ -136,11 +154,13 @@ class WaypointPlanner:
         occupied = grid.occupied[r0:r1, c0:c1]
         clearance = ndimage.distance_transform_edt(~occupied) * res
         traversable = clearance > clearance_m
-        # the target and the robot stand on navigable points, which a coarse grid can put a
-        # little inside the inflation; relax it right there, so neither snaps across a wall
-        for r, c in zip(ends_r - r0, ends_c - c0, strict=True):
-            near = (slice(max(r - 2, 0), r + 3), slice(max(c - 2, 0), c + 3))
-            traversable[near] |= clearance[near] > clearance_m - res
+        if use_blocked:
+            traversable &= ~self._blocked[r0:r1, c0:c1]
+        # the target stands on a navigable point, which a coarse grid can put a little inside the
+        # inflation; relax it right there, so that it does not snap across a wall
+        r, c = int(ends_r[1]) - r0, int(ends_c[1]) - c0
+        near = (slice(max(r - 2, 0), r + 3), slice(max(c - 2, 0), c + 3))
+        traversable[near] |= clearance[near] > clearance_m - res
         if not traversable.any():
             return None
         origin = grid.origin_xy + np.array([c0, r0]) * res
@@ -161,29 +181,47 @@ class GoalTracker:
         self.planner = WaypointPlanner(waypoint_config) if config.waypoints else None
         self.goal_xy = np.zeros(2)
         self.waypoint_xy = np.zeros(2)
+        self.path_length_m = 0.0
         self.prev_action = NO_PREVIOUS_ACTION
         self._started = False
 
     def reset(self, goal_xy: np.ndarray) -> None:
         self.goal_xy = np.asarray(goal_xy, dtype=np.float64).reshape(2)
         self.waypoint_xy = self.goal_xy.copy()
+        self.path_length_m = 0.0
         self.prev_action = NO_PREVIOUS_ACTION
         self._started = False
 
     def features(self, inp: AgentInput) -> np.ndarray:
-        """(12,) float32 features of this step (maps the frame and re-plans when waypoints are on)."""
+        """(13,) float32 features of this step (maps the frame and re-plans when waypoints are on)."""
+        distance, bearing = inp.goal_vector()
+        self.path_length_m = distance
         if self.planner is not None:
             if not self._started:
                 self.planner.reset(inp.frame, self.goal_xy)
             self.waypoint_xy = self.planner.update(inp.frame, inp.pose,
                                                    moved_forward=self.prev_action == Action.MOVE_FORWARD)
+            self.path_length_m = self.planner.path_length_m()
         self._started = True
-        pose = inp.pose
-        distance, bearing = inp.goal_vector()
+        return goal_features(distance, bearing, self.prev_action, self.config, *self.waypoint_vector(inp.pose),
+                             self.path_length_m)
+
+    def waypoint_vector(self, pose: Pose2D) -> tuple[float, float]:
+        """(distance_m, bearing_rad) from ``pose`` to the current waypoint, bearing CCW from the heading."""
         offset = self.waypoint_xy - pose.xy
-        way_bearing = wrap_angle(math.atan2(offset[1], offset[0]) - pose.yaw)
-        return goal_features(distance, bearing, self.prev_action, self.config,
-                             float(np.hypot(offset[0], offset[1])), way_bearing)
+        return float(np.hypot(offset[0], offset[1])), wrap_angle(math.atan2(offset[1], offset[0]) - pose.yaw)
 
     def record_action(self, action: int) -> None:
         self.prev_action = int(action)
+
+
+def follow_waypoint(tracker: GoalTracker, pose: Pose2D, turn_angle_rad: float, stop_radius_m: float) -> Action:
+    """The map-based expert's action after ``tracker.features``: STOP once the planned path to the
+    target is within ``stop_radius_m``, else turn toward the waypoint when it is off by more than
+    half a turn step, else move forward. Its inputs are the policy's own (no privileged map)."""
+    if tracker.path_length_m <= stop_radius_m:
+        return Action.STOP
+    _, bearing = tracker.waypoint_vector(pose)
+    if abs(bearing) > 0.5 * turn_angle_rad + 1e-9:
+        return Action.TURN_LEFT if bearing > 0 else Action.TURN_RIGHT
+    return Action.MOVE_FORWARD

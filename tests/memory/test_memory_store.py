@@ -165,3 +165,18 @@ def test_rebuild_and_exports(tmp_path, hash_embedder) -> None:
     with SemanticMemory.load("s", config=config, embedder=hash_embedder) as again:
         assert again.stats().nodes_per_level == before.nodes_per_level
     assert os.path.isfile(tmp_path / "s" / DB_NAME)
+
+
+def test_saving_a_copy_leaves_the_live_store_consistent(tmp_path, hash_embedder) -> None:
+    config = _config(tmp_path)
+    observations = apartment_observations()
+    with SemanticMemory.open("live", config=config, embedder=hash_embedder) as live:
+        live.ingest(observations[:15])
+        live.save("copy")
+        live.ingest(observations[15:])
+        expected = live.stats()
+    with SemanticMemory.load("live", config=config, embedder=hash_embedder) as again:
+        assert again.stats().nodes_per_level == expected.nodes_per_level
+        assert (again.leaves.n, again.sightings.n) == (expected.leaves, len(observations))
+    with SemanticMemory.load("copy", config=config, embedder=hash_embedder) as copy:
+        assert copy.sightings.n == 15

@@ -23,6 +23,9 @@ def test_lookups() -> None:
     assert knowledge.canonical("Refrigerator") == "fridge"
     assert knowledge.canonical("red coffee mugs") == "mug"
     assert knowledge.canonical("flux capacitor") is None
+    assert knowledge.canonical("lava table") is None  # only modifiers are dropped, not kinds
+    assert knowledge.canonical_room("guest bedroom") == "bedroom"
+    assert knowledge.canonical_room("office kitchen") == "break room"
     assert knowledge.find_categories("where is the TV stand near the refrigerators?") == ["tv stand", "fridge"]
     assert knowledge.find_categories("take a nap in the bathroom") == []
     assert knowledge.find_room_types("what is in the lounge?") == ["living room"]
