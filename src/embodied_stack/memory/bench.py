@@ -8,8 +8,9 @@ Every figure is measured in the same run, against baselines measured in that run
   raw embedder would need for the texts ingest actually embedded, over the ingest time (1 means
   ingest does nothing but embed; the target is >= 0.8);
 - a cold full rebuild of the forest (embedding cache emptied first);
-- single-leaf inserts into the full memory, and a stream of leaves inserted one by one against a
-  batch build of the same leaves from scratch;
+- single-observation inserts of new objects into existing rooms of the full memory, and a stream
+  of leaves inserted one by one into an empty memory against a batch build of the same leaves
+  from scratch (each with a cold embedding cache);
 - query latency p50/p99 with and without the query embedding, for the forest and for the flat
   baseline (leaf k-NN);
 - resident memory (VmRSS, and the peak VmHWM) from /proc.

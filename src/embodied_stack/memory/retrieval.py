@@ -48,8 +48,8 @@ _IMPLICIT_CUES = re.compile(
     r"where (?:can|could|should|do|would) i|help me|i have to|i must|let me|my)\b"
 )
 _MATCHERS: dict[tuple[str, int], KnowledgeMatcher] = {}
+# Without a named thing or a cue word, a question is a need or about a region.
 _PROTOTYPES = {
-    QueryKind.EXPLICIT: ["where is the red mug?", "find the chair", "go to the television"],
     QueryKind.IMPLICIT: ["I am hungry", "I need somewhere to sit down", "I want to relax",
                          "I'd like to freshen up"],
     QueryKind.GLOBAL: ["which room is this?", "describe the apartment", "what areas are there?"],
@@ -137,8 +137,8 @@ class Retriever:
         return phrases
 
     def detect_kind(self, text: str, embedding: np.ndarray | None = None) -> QueryKind:
-        """Rules first (time words, region words, named things, needs), then the nearest of a
-        few prototype questions by embedding when the rules do not decide."""
+        """Rules first (time words, region words, things the memory holds, needs), then the
+        nearest of a few prototype questions (needs vs regions) by embedding."""
         lowered = text.lower()
         if TEMPORAL_CUES.search(lowered):
             return QueryKind.TEMPORAL
@@ -156,6 +156,8 @@ class Retriever:
             return QueryKind.EXPLICIT
         if implicit_cue:
             return QueryKind.IMPLICIT
+        if _EXPLICIT_CUES.search(lowered):
+            return QueryKind.EXPLICIT
         if embedding is None:
             return QueryKind.IMPLICIT
         if self._prototypes is None:
