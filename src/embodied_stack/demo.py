@@ -27,7 +27,9 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = REPO_ROOT / "sim"
 DEFAULT_SCENE = SHIPPED / "scenes" / "home_0001.scene.json"
-DEFAULT_CHECKPOINT = SHIPPED / "checkpoints" / "vla_default.safetensors"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "data" / "policy" / "vla_default.safetensors"
+"""The policy checkpoint shipped in the package (``policy:default``; the same path as
+:data:`embodied_stack.policy.agent.DEFAULT_CHECKPOINT`, repeated here to keep torch out of the CLI's start-up)."""
 OUTPUTS = ("memory", "scene_map.png", "run_map.png", "run.mcap", "summary.json", "onnx")
 
 
@@ -48,7 +50,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--overwrite", action="store_true", help="replace the demo's outputs in --out")
     p.add_argument("--agent", default=None,
-                   help=f"navigation agent (default: policy:{DEFAULT_CHECKPOINT.relative_to(REPO_ROOT)})")
+                   help="navigation agent (default: policy:default, the checkpoint shipped in the package)")
     p.add_argument("--budget", default=None, help="early-exit average compute budget (e.g. 0.2 = 20%% of the full trunk)")
     p.add_argument("--onnx", action="store_true", help="run the policy and the embedder through onnxruntime")
     p.add_argument("--explore-steps", type=int, default=700, help="exploration step budget")

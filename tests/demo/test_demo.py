@@ -44,6 +44,12 @@ def test_demo_writes_every_output(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert (out / "summary.json").exists()
 
 
+def test_the_demo_and_the_policy_agree_on_the_shipped_checkpoint() -> None:
+    from embodied_stack.policy.agent import DEFAULT_CHECKPOINT as POLICY_DEFAULT
+
+    assert DEFAULT_CHECKPOINT == POLICY_DEFAULT
+
+
 @pytest.mark.skipif(not DEFAULT_CHECKPOINT.is_file(), reason="no shipped policy checkpoint")
 def test_demo_with_the_shipped_policy(tmp_path: Path) -> None:
     summary = run_demo(tmp_path / "demo", "--tasks", "1", "--no-record")

@@ -28,15 +28,21 @@ def _two_rooms() -> Scene:
 def test_goal_features_encode_target_waypoint_path_and_previous_action() -> None:
     config = tiny_config()
     plain = goal_features(2.0, math.pi / 2, -1, config)
-    assert plain.shape == (13,)
+    assert plain.shape == (15,)
     assert plain[2] == pytest.approx(1.0) and plain[3] == pytest.approx(0.0, abs=1e-7)
     np.testing.assert_allclose(plain[4:8], [0.2, 1.0, 0.0, 0.2], atol=1e-7)
-    assert plain[8:].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert plain[8:10].tolist() == [1.0, 1.0], "2 m is the edge of the near range"
+    assert plain[10:].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
     way = goal_features(np.array([2.0, 3.0]), np.zeros(2), np.array([1, 3]), config, np.array([1.0, 0.5]),
                         np.array([-math.pi / 2, 0.0]), np.array([4.0, 30.0]))
     np.testing.assert_allclose(way[0, 4:8], [0.1, -1.0, 0.0, 0.4], atol=1e-7)
     assert way[1, 7] == pytest.approx(1.0), "path length clipped at goal_max_distance_m"
-    assert way[1, 8:].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
+    np.testing.assert_allclose(way[:, 8:10], [[1.0, 1.0], [1.0, 1.0]])
+    assert way[1, 10:].tolist() == [0.0, 0.0, 0.0, 0.0, 1.0]
+    near = goal_features(0.5, 0.0, 0, config, 0.5, 0.0, 0.7)
+    np.testing.assert_allclose(near[8:10], [0.35, 0.25], atol=1e-7)
+    assert near[7] == pytest.approx(0.07) and near[8] - near[7] > 0.25, "near range resolves the last metre"
+
     with pytest.raises(ValueError, match="previous action"):
         goal_features(1.0, 0.0, 4, config)
     with pytest.raises(ValueError, match="waypoint distance"):
@@ -90,7 +96,7 @@ def test_goal_tracker_with_and_without_waypoints() -> None:
     assert abs(features[5]) > 0.3, "the wall ahead is mapped: the waypoint leaves the straight line"
     assert np.hypot(*(on.waypoint_xy - pose.xy)) <= 1.0 + 0.1
     on.record_action(Action.TURN_LEFT)
-    assert on.features(inp)[8:].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
+    assert on.features(inp)[10:].tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
 
 
 def test_waypoint_expert_turns_toward_the_waypoint_and_stops_near_the_target() -> None:

@@ -21,18 +21,22 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     """Add ``policy train``, ``policy calibrate`` and ``policy info``."""
     p = groups["policy"].add_parser(
         "train",
-        help="train the early-exit VLA policy by imitation (oracle + DAgger)",
-        description="Collect oracle demonstrations with noise injection on the scenes, then DAgger "
-        "rounds, training the multi-exit policy with DeeR's loss (all exits + random exits + auxiliary "
-        "heads). Seeded and resumable: rerun the same command to continue an interrupted run "
-        "(state in --work-dir, default CKPT.work). Runs on CPU.",
+        help="train the early-exit VLA policy by imitation (demonstrations + DAgger)",
+        description="Collect demonstrations with noise injection on the scenes (labelled by the "
+        "waypoint expert, which sees only the robot's own depth map), then DAgger rounds, training the "
+        "multi-exit policy with DeeR's loss (all exits + random exits + auxiliary heads). Seeded and "
+        "resumable: rerun the same command to continue an interrupted run (state in --work-dir, "
+        "default CKPT.work). Runs on CPU.",
     )
     p.add_argument("--scenes", nargs="+", required=True, help=SCENES_HELP)
     p.add_argument("--out", type=Path, required=True, help="output checkpoint (.safetensors)")
     p.add_argument("--config", type=Path, default=None, help="VLAConfig YAML/JSON (default: the built-in config)")
-    p.add_argument("--rounds", type=int, default=None, help="collection rounds: 1 oracle + DAgger (default: 4)")
-    p.add_argument("--iterations", type=int, default=None, help="training iterations per round (default: 400)")
+    p.add_argument("--rounds", type=int, default=None, help="collection rounds: 1 of demonstrations, then DAgger (default: 3)")
+    p.add_argument("--iterations", type=int, default=None, help="training iterations per round (default: 300)")
     p.add_argument("--episodes-per-scene", type=int, default=None, help="episodes per scene per round (default: 8)")
+    p.add_argument("--expert", choices=("waypoints", "oracle"), default="waypoints",
+                   help="who labels the steps: the waypoint follower on the robot's own map (default) or the "
+                   "simulator's privileged shortest-path oracle")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--work-dir", type=Path, default=None, help="resumable state (default: CKPT.work)")
     p.add_argument("--restart", action="store_true", help="discard the state in --work-dir and start over")
@@ -112,7 +116,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     model_config = VLAConfig.from_file(args.config) if args.config else VLAConfig()
     overrides = {k: v for k, v in (("rounds", args.rounds), ("iterations_per_round", args.iterations),
                                    ("episodes_per_scene", args.episodes_per_scene)) if v is not None}
-    train_config = TrainConfig(seed=args.seed, **overrides)
+    train_config = TrainConfig(seed=args.seed, expert=args.expert, **overrides)
     scenes = resolve_scenes(args.scenes)
     out = train_policy(scenes, args.out, model_config=model_config, train_config=train_config,
                        work_dir=args.work_dir, restart=args.restart, progress=not args.no_progress)
@@ -140,8 +144,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     loaded = load_policy(args.ckpt)
     embed = load_embedder("default").embed
     collector = DemoCollector(resolve_scenes(args.scenes), loaded.config, embed=embed)
-    demos, stats = collector.collect(CollectConfig(args.episodes_per_scene, beta=0.0, noise_prob=0.0, stop_noise_prob=0.0),
-                                     np.random.default_rng(args.seed), loaded.model, seed=args.seed)
+    rollouts = CollectConfig(args.episodes_per_scene, beta=0.0, noise_prob=0.0, stop_noise_prob=0.0)
+    demos, stats = collector.collect(rollouts, np.random.default_rng(args.seed), loaded.model, seed=args.seed)
     scores = buffer_exit_scores(loaded.model, demos, embed_instructions(demos, embed))
     flops = StepFlops.from_config(loaded.config)
     max_exit = args.max_exit or loaded.config.num_exits

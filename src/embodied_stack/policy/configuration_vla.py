@@ -30,8 +30,9 @@ BACKBONES = ("llama", "qwen2")
 EXIT_METRICS = ("tv", "js", "velocity")
 NUM_ACTIONS = 4
 # goal/state features: target distance (2 encodings) and sin/cos bearing, waypoint distance and
-# sin/cos bearing, planned path length, one-hot previous action (none + 4)
-GOAL_FEATURES = 4 + 3 + 1 + 1 + NUM_ACTIONS
+# sin/cos bearing, planned path length, path length and distance at near range, one-hot previous
+# action (none + 4)
+GOAL_FEATURES = 4 + 3 + 1 + 2 + 1 + NUM_ACTIONS
 
 
 @dataclass(frozen=True)

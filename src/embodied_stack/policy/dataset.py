@@ -121,8 +121,10 @@ class DemoBuffer:
         """Indices of ``batch`` windows of ``length`` consecutive steps of one episode each.
 
         Episodes are drawn in proportion to their length; a window starts at the episode's first
-        step with probability 0.25 (so the zero-state start is trained), elsewhere uniformly.
-        Episodes shorter than ``length`` are padded by repeating their last step, masked out.
+        step with probability 0.25 (so the zero-state start is trained), ends at its last step
+        with probability 0.25 (so the rare STOP decisions at the goal are seen often), and lies
+        uniformly elsewhere. Episodes shorter than ``length`` are padded by repeating their last
+        step, masked out.
 
         Returns:
             ``index`` (batch, length) int64 into the arrays and ``mask`` (batch, length) bool.
@@ -130,7 +132,9 @@ class DemoBuffer:
         lengths = np.asarray(self.lengths)
         episodes = rng.choice(len(lengths), size=batch, p=lengths / lengths.sum())
         spans = np.maximum(lengths[episodes] - length, 0)
-        starts = np.where(rng.random(batch) < 0.25, 0, np.floor(rng.random(batch) * (spans + 1)).astype(np.int64))
+        anchor = rng.random(batch)
+        uniform = np.floor(rng.random(batch) * (spans + 1)).astype(np.int64)
+        starts = np.where(anchor < 0.25, 0, np.where(anchor < 0.5, spans, uniform))
         steps = starts[:, None] + np.arange(length)[None, :]
         mask = steps < lengths[episodes][:, None]
         steps = np.minimum(steps, lengths[episodes][:, None] - 1)

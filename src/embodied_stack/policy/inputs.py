@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from embodied_stack.policy.configuration_vla import NUM_ACTIONS, VLAConfig
 
 NO_PREVIOUS_ACTION = -1
+NEAR_RANGE_M = 2.0
+"""Range of the near-range distance features (metres)."""
 
 
 def resize_frame(rgb: np.ndarray, depth: np.ndarray | None, config: VLAConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,10 +72,12 @@ def goal_features(
         path_length_m: length of the planned path to the target; the distance when omitted.
 
     Returns:
-        (N, 13) float32 (or (13,) for scalar input): clipped distance / ``goal_max_distance_m``,
+        (N, 15) float32 (or (15,) for scalar input): clipped distance / ``goal_max_distance_m``,
         log(1 + distance) / log(1 + ``goal_max_distance_m``), sin and cos of the bearing; the
-        waypoint's clipped distance, sin and cos of its bearing; the clipped path length; a
-        one-hot of the previous action over (none, stop, forward, left, right).
+        waypoint's clipped distance, sin and cos of its bearing; the clipped path length; the
+        path length and the distance at near range (clipped to ``NEAR_RANGE_M``, so the
+        last metre, where the robot decides to stop, spans a useful part of the input's range);
+        a one-hot of the previous action over (none, stop, forward, left, right).
     """
     scalar = np.ndim(distance_m) == 0
     dist = np.atleast_1d(np.asarray(distance_m, dtype=np.float64))
@@ -100,5 +104,7 @@ def goal_features(
     out[:, 5] = np.sin(way_bearing)
     out[:, 6] = np.cos(way_bearing)
     out[:, 7] = np.minimum(path, max_d) / max_d
-    out[np.arange(dist.shape[0]), 8 + prev + 1] = 1.0
+    out[:, 8] = np.minimum(path, NEAR_RANGE_M) / NEAR_RANGE_M
+    out[:, 9] = np.minimum(dist, NEAR_RANGE_M) / NEAR_RANGE_M
+    out[np.arange(dist.shape[0]), 10 + prev + 1] = 1.0
     return out[0] if scalar else out

@@ -1,9 +1,10 @@
 """Imitation training of the multi-exit policy: oracle demonstrations, then DAgger rounds.
 
-Round 0 collects oracle demonstrations with noise injection; each later round rolls out the
-current policy (executing the oracle's action with probability ``beta``, halved every round)
-and adds the oracle's labels of the states it visited. Each round then trains on everything
-collected so far.
+Round 0 collects the expert's demonstrations with noise injection (see
+:mod:`embodied_stack.policy.demos` for the experts); each later round rolls out the current
+policy (executing the expert's action with probability ``beta``, halved every round) and adds
+the expert's labels of the states it visited. Each round then trains on everything collected
+so far.
 
 The loss follows DeeR (Yue et al. 2024): cross-entropy on the discrete action plus a Huber loss
 on the velocity command, summed with equal weights over (a) the shared head at every exit
@@ -34,7 +35,7 @@ from embodied_stack.policy.batches import StepBatch, embed_instructions, make_ba
 from embodied_stack.policy.checkpoint import load_policy, save_policy
 from embodied_stack.policy.configuration_vla import VLAConfig
 from embodied_stack.policy.dataset import DemoBuffer
-from embodied_stack.policy.demos import CollectConfig, DemoCollector
+from embodied_stack.policy.demos import EXPERTS, CollectConfig, DemoCollector
 from embodied_stack.policy.errors import TrainingError
 from embodied_stack.policy.modeling_vla import VLAModel, init_trunk_from_pretrained
 from embodied_stack.sim.scene import Scene
@@ -49,9 +50,9 @@ class TrainConfig:
     """Schedule and loss settings of :func:`train_policy` (see the module docstring)."""
 
     seed: int = 0
-    rounds: int = 4
+    rounds: int = 3
     episodes_per_scene: int = 8
-    iterations_per_round: int = 400
+    iterations_per_round: int = 300
     batch_windows: int = 8
     window_steps: int = 24
     learning_rate: float = 1e-3
@@ -59,13 +60,13 @@ class TrainConfig:
     warmup_iterations: int = 100
     grad_clip: float = 1.0
     noise_prob: float = 0.1
-    stop_noise_prob: float = 0.5
+    stop_noise_prob: float = 0.7
     dagger_beta: float = 0.5
     max_episode_steps: int = 250
     stop_radius_m: float = 0.75
     expert: str = "waypoints"
     velocity_weight: float = 1.0
-    stop_weight: float = 4.0
+    stop_weight: float = 5.0
     save_every: int = 100
 
     def __post_init__(self) -> None:
@@ -73,6 +74,8 @@ class TrainConfig:
                      "max_episode_steps", "save_every"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"TrainConfig.{name} must be positive, got {getattr(self, name)}")
+        if self.expert not in EXPERTS:
+            raise ValueError(f"TrainConfig.expert must be one of {EXPERTS}, got {self.expert!r}")
         if self.learning_rate <= 0 or self.warmup_iterations < 0:
             raise ValueError(f"TrainConfig: bad learning rate {self.learning_rate} or warmup {self.warmup_iterations}")
 

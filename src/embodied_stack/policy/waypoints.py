@@ -193,7 +193,7 @@ class GoalTracker:
         self._started = False
 
     def features(self, inp: AgentInput) -> np.ndarray:
-        """(13,) float32 features of this step (maps the frame and re-plans when waypoints are on)."""
+        """(15,) float32 features of this step (maps the frame and re-plans when waypoints are on)."""
         distance, bearing = inp.goal_vector()
         self.path_length_m = distance
         if self.planner is not None:
