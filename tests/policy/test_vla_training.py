@@ -112,3 +112,12 @@ def test_cli_calibrate_writes_thresholds_that_meet_the_budget(trained, tmp_path,
     assert main(["policy", "info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [e["layers"] for e in info["exits"]] == [1, 2, 3, 4] and info["thresholds"]["max_exit"] == 3
+    assert not load_policy(out).has_aux_heads and load_policy(trained).has_aux_heads
+    # recalibrating from the stored scores needs no rollouts and keeps the inference checkpoint small
+    again = tmp_path / "recalibrated.safetensors"
+    assert main(["policy", "calibrate", "--ckpt", str(out), "--budget", "0.75", "--out", str(again), "--json"]) == 0
+    redone = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert redone["scores"] == "stored" and redone["validation_steps"] == summary["validation_steps"]
+    assert redone["calibration_trunk_flops_mean"] == pytest.approx(0.75 * redone["full_trunk_flops"], rel=0.15)
+    assert again.stat().st_size == pytest.approx(out.stat().st_size, rel=0.05)
+    assert main(["policy", "calibrate", "--ckpt", str(trained), "--budget", "0.5"]) == 1, "no stored scores"

@@ -50,6 +50,9 @@ class LoadedPolicy:
     training: dict[str, Any]
     path: Path
     calibration_scores: np.ndarray | None = None
+    has_aux_heads: bool = True
+    """False for an inference checkpoint (``policy calibrate --half``): the training-only auxiliary
+    heads were left out, and the model's are untrained."""
 
 
 def save_policy(
@@ -164,4 +167,5 @@ def load_policy(path: str | Path, config: VLAConfig | None = None) -> LoadedPoli
     model.load_state_dict(tensors, strict=False)
     model.eval()
     calibration_scores = scores.float().numpy() if scores is not None else None
-    return LoadedPolicy(model, stored, thresholds, training, path, calibration_scores)
+    has_aux = any(k.startswith("aux_heads.") for k in tensors)
+    return LoadedPolicy(model, stored, thresholds, training, path, calibration_scores, has_aux)

@@ -55,7 +55,9 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
         "`eval nav --agent policy:CKPT?budget=...` without re-running this).",
     )
     p.add_argument("--ckpt", type=Path, required=True, help="policy checkpoint to calibrate")
-    p.add_argument("--scenes", nargs="+", required=True, help=SCENES_HELP + "; use scenes not used for evaluation")
+    p.add_argument("--scenes", nargs="+", default=None,
+                   help=SCENES_HELP + "; use scenes not used for evaluation. Without --scenes, the validation "
+                   "scores stored in the checkpoint by an earlier calibration are reused (no rollouts)")
     p.add_argument("--budget", required=True,
                    help="average trunk FLOPs per step: a fraction of the full trunk (0.2), a reduction (5x) "
                    "or a count (10M, 0.01GFLOPs)")
@@ -139,25 +141,33 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from embodied_stack.policy.calibration import calibrate, parse_budget
     from embodied_stack.policy.checkpoint import load_policy, save_policy
     from embodied_stack.policy.demos import CollectConfig, DemoCollector
+    from embodied_stack.policy.errors import CalibrationError
     from embodied_stack.policy.flops import StepFlops
 
     loaded = load_policy(args.ckpt)
-    embed = load_embedder("default").embed
-    collector = DemoCollector(resolve_scenes(args.scenes), loaded.config, embed=embed)
-    rollouts = CollectConfig(args.episodes_per_scene, beta=0.0, noise_prob=0.0, stop_noise_prob=0.0)
-    demos, stats = collector.collect(rollouts, np.random.default_rng(args.seed), loaded.model, seed=args.seed)
-    scores = buffer_exit_scores(loaded.model, demos, embed_instructions(demos, embed))
+    if args.scenes:
+        embed = load_embedder("default").embed
+        collector = DemoCollector(resolve_scenes(args.scenes), loaded.config, embed=embed)
+        rollouts = CollectConfig(args.episodes_per_scene, beta=0.0, noise_prob=0.0, stop_noise_prob=0.0)
+        demos, stats = collector.collect(rollouts, np.random.default_rng(args.seed), loaded.model, seed=args.seed)
+        scores = buffer_exit_scores(loaded.model, demos, embed_instructions(demos, embed))
+        validation = {"validation_episodes": int(stats["episodes"]), "validation_rollout_success": stats["success"]}
+    elif loaded.calibration_scores is not None:
+        scores = loaded.calibration_scores
+        validation = {"validation_episodes": None, "validation_rollout_success": None, "scores": "stored"}
+    else:
+        raise CalibrationError(f"{args.ckpt}: no validation scores stored in the checkpoint; pass --scenes to "
+                               "roll the policy out on validation scenes")
     flops = StepFlops.from_config(loaded.config)
     max_exit = args.max_exit or loaded.config.num_exits
     result = calibrate(scores, np.asarray(flops.trunk_per_exit), parse_budget(args.budget, flops.full_trunk),
                        max_exit, loaded.config.exit_metric)
     out = args.out or args.ckpt
+    half = args.half or not loaded.has_aux_heads  # an inference checkpoint stays one
     save_policy(out, loaded.model, result.thresholds, training=loaded.training,
-                dtype=torch.float16 if args.half else torch.float32, include_aux_heads=not args.half,
+                dtype=torch.float16 if half else torch.float32, include_aux_heads=not half,
                 calibration_scores=scores)
-    summary = {"checkpoint": str(out), "validation_steps": int(scores.shape[0]),
-               "validation_episodes": int(stats["episodes"]), "validation_rollout_success": stats["success"],
-               **result.summary()}
+    summary = {"checkpoint": str(out), "validation_steps": int(scores.shape[0]), **validation, **result.summary()}
     logger.info("wrote %s: budget %.3g trunk FLOPs (%.2fx less than the full %.3g), cap at exit %d (%.3g FLOPs)",
                 out, result.budget_flops, result.full_flops / result.budget_flops, result.full_flops, max_exit,
                 result.peak_flops)
