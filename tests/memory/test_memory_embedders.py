@@ -22,6 +22,15 @@ def test_minilm_is_384d_normalised_and_meaningful(minilm: CachedEmbedder) -> Non
     assert minilm.name == "all-MiniLM-L6-v2"
 
 
+def test_a_few_texts_skip_encode_and_give_its_values(minilm: CachedEmbedder) -> None:
+    inner = minilm.inner
+    texts = ["where is the red mug?", "I'm thirsty", "a tall white fridge. fridge: keep food cold"]
+    assert inner._direct
+    expected = inner._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.allclose(inner.embed(texts), expected, atol=1e-6)
+    assert np.allclose(inner.embed(texts[:1]), expected[:1], atol=1e-6)
+
+
 def test_hash_embedder_is_deterministic_and_normalised() -> None:
     a = HashEmbedder(64).embed(["red mug", "", "red mug"])
     b = HashEmbedder(64).embed(["red mug"])

@@ -133,3 +133,29 @@ def test_given_kind_is_used(memory: SemanticMemory) -> None:
 def test_empty_memory_answers(minilm) -> None:
     result = SemanticMemory(embedder=minilm).query("where is the fridge?")
     assert result.hits == [] and "not seen" in result.answer
+
+
+@pytest.mark.parametrize("text", ["where did I leave my laundry basket?", "have you seen the laundry basket?",
+                                  "where is the hamper?"])
+def test_never_seen_thing_is_said_so(memory: SemanticMemory, text: str) -> None:
+    result = memory.query(text)
+    assert result.kind == QueryKind.EXPLICIT
+    assert result.answer.startswith("I have not seen a laundry basket")
+    assert "bathroom" in result.answer and f"the {result.hits[0].name} at" in result.answer
+
+
+def test_seen_thing_is_not_said_unseen(memory: SemanticMemory) -> None:
+    result = memory.query("where did I leave my mug?")
+    assert result.kind == QueryKind.EXPLICIT
+    assert result.answer.startswith("The mug is at") and "not seen" not in result.answer
+
+
+def test_room_activity_prior_matches_needs_to_rooms(memory: SemanticMemory) -> None:
+    nodes = memory.forest.nodes
+    rooms = nodes.ids(2)
+    names = [nodes.info[r].name for r in rooms.tolist()]
+    q = memory.embedder.embed(["somewhere to get some sleep"])[0]
+    prior = memory.retriever._room_activity(q, rooms)
+    assert "bedroom" in names[int(np.argmax(prior))]
+    q = memory.embedder.embed(["I want to cook pasta"])[0]
+    assert "kitchen" in names[int(np.argmax(memory.retriever._room_activity(q, rooms)))]

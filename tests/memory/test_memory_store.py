@@ -47,6 +47,8 @@ def _same(a: SemanticMemory, b: SemanticMemory) -> None:
     for name in ("level", "parent", "key", "upkey", "position", "centroid", "bbox_min", "bbox_max", "n_leaves",
                  "medoid", "embedding"):
         assert np.array_equal(getattr(na, name)[na.ids()], getattr(nb, name)[nb.ids()]), name
+    assert np.array_equal(na.vectors(na.ids()), nb.vectors(nb.ids()))
+    assert a.vocab.room_types == b.vocab.room_types and a.now() == b.now()
     assert np.array_equal(a.forest.leaf_parent[: a.leaves.n], b.forest.leaf_parent[: b.leaves.n])
     assert np.array_equal(a.forest.leaf_key[: a.leaves.n], b.forest.leaf_key[: b.leaves.n])
 

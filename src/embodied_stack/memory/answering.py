@@ -120,15 +120,14 @@ def template_answer(memory: SemanticMemory, query: str, kind: QueryKind, hits: l
     lowered = query.lower()
     if kind == QueryKind.GLOBAL:
         if _HOW_MANY.search(lowered) and re.search(r"\brooms?\b", lowered):
-            rooms = memory.forest.nodes.ids(ROOM)
-            names = sorted(memory.forest.nodes.info[r].name for r in rooms.tolist())
-            listed = ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-            return f"I know of {len(names)} room{'s' if len(names) != 1 else ''}: {listed}."
+            count, names = memory.retriever.room_names(12)
+            listed = ", ".join(names) + (f" and {count - 12} more" if count > 12 else "")
+            return f"I know of {count} room{'s' if count != 1 else ''}: {listed}."
         if _HOW_MANY.search(lowered):
             categories, _ = memory.retriever.mentions(query)
             if categories:
                 canon = np.asarray(memory.retriever.canonical_categories(), dtype=object)
-                count = int(np.isin(canon[memory.leaves.category[: memory.leaves.n]], categories).sum())
+                count = len(memory.leaves.with_category(np.flatnonzero(np.isin(canon, categories))))
                 return f"I have seen {count} {categories[0]}{'s' if count != 1 else ''}."
         if top.level == 0:
             return f"The best match is the {top.name} at {_where(top)}."
@@ -139,11 +138,44 @@ def template_answer(memory: SemanticMemory, query: str, kind: QueryKind, hits: l
         others = ", ".join(dict.fromkeys(h.name for h in hits[1:3] if h.name != top.name))
         extra = f" Also: {others}." if others else ""
         return f"Try the {top.name} at {_where(top)}{why}.{extra}"
+    missing = unseen_named(memory, query, top)
+    if missing:
+        return _not_seen_answer(memory, missing, top)
     seen = f"; last seen {format_time(top.last_seen, now, memory.config.timezone_offset_h)}" \
         if top.last_seen is not None else ""
     same = sum(1 for h in hits[1:] if h.name == top.name)
     extra = f" I know of {same} more like it." if same else ""
     return f"The {top.name} is at {_where(top)}{seen}.{extra}"
+
+
+def unseen_named(memory: SemanticMemory, query: str, top: MemoryHit) -> list[str]:
+    """Categories the query names that the memory holds no leaf of, when the top hit is not of a
+    named category (so "where is the laundry basket?" answered with a trash can says so)."""
+    retriever = memory.retriever
+    categories, _ = retriever.mentions(query)
+    if not categories:
+        return []
+    canon = memory.knowledge.canonical(top.category or "") or top.category
+    if top.level == 0 and (canon in categories or top.category in categories):
+        return []
+    missing = []
+    for category in categories:
+        ids = np.flatnonzero(retriever._named([category]))
+        if len(ids) == 0 or len(memory.leaves.with_category(ids)) == 0:
+            missing.append(category)
+    return missing
+
+
+def _not_seen_answer(memory: SemanticMemory, missing: list[str], top: MemoryHit) -> str:
+    """Says the named thing was never seen, where one usually is, and the closest match."""
+    name = missing[0]
+    rooms = memory.knowledge.typical_rooms(name)[:2]
+    usual = f"; one is usually in {' or '.join(_a(r) for r in rooms)}" if rooms else ""
+    return f"I have not seen {_a(name)}{usual}. The closest match I know of is the {top.name} at {_where(top)}."
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def temporal_answer(memory: SemanticMemory, time_query: TimeQuery, hits: list[MemoryHit],

@@ -2,11 +2,14 @@
 
 Every figure is measured in the same run, against baselines measured in that run too:
 
-- the embedder's raw batch throughput (texts/s, no cache) on the run's own leaf texts, against
-  which ingest is compared two ways: observations/s over raw texts/s (the embedding cache lets
-  ingest beat the raw embedder when texts repeat), and the embedder-bound ratio: the time the
-  raw embedder would need for the texts ingest actually embedded, over the ingest time (1 means
-  ingest does nothing but embed; the target is >= 0.8);
+- the embedder's raw batch throughput (texts/s, no cache, full batches) on a random sample of
+  the very texts ingest embedded (leaf and node texts in their actual mix: node summaries are
+  about twice as long as leaf captions, so leaf texts alone would overstate it), the best of
+  three passes; against it ingest is compared two ways: observations/s over raw texts/s (the
+  embedding cache lets ingest beat the raw embedder when texts repeat), and the embedder-bound
+  ratio: the time the raw embedder would need for the texts ingest actually embedded, over the
+  ingest time (1 means ingest does nothing but embed; the target is >= 0.8). The raw rate on
+  leaf texts alone, measured before ingest, is reported too;
 - a cold full rebuild of the forest (embedding cache emptied first);
 - single-observation inserts of new objects into existing rooms of the full memory, and a stream
   of leaves inserted one by one into an empty memory against a batch build of the same leaves
@@ -127,20 +130,21 @@ def _build_and_query(world: SyntheticWorld, config: MemoryConfig, shared: Cached
     misses = shared.misses
     ingest_s, count = _ingest_batches(memory, world.observations(), config.ingest_batch_size)
     embedded = shared.misses - misses
-    # The raw baseline: the same embedder, no cache, full batches: once on leaf texts before
-    # ingest, twice on a sample of the very texts ingest embedded (leaf and node texts alike)
-    # after it; the best of the three passes is the baseline.
+    # The raw baseline: the same embedder, no cache, full batches, on a sample of the very
+    # texts ingest embedded (leaf and node texts alike), best of three passes: other work on
+    # the machine only slows a pass down.
     rng = np.random.default_rng(seed)
     texts = shared.cached_texts()
     sample = [texts[i] for i in rng.choice(len(texts), size=min(2048, len(texts)), replace=False)]
     rates = []
-    for _ in range(2):  # the better of two passes: other work on the machine only slows it down
+    for _ in range(3):
         start = time.perf_counter()
         shared.embed_uncached(sample)
         rates.append(len(sample) / (time.perf_counter() - start))
-    raw_tps = max(*rates, raw_before)
+    raw_tps = max(rates)
     figures["embedder_raw_texts_per_s"] = round(raw_tps, 1)
-    figures["embedder_raw_texts_per_s_passes"] = [round(raw_before, 1)] + [round(r, 1) for r in rates]
+    figures["embedder_raw_texts_per_s_passes"] = [round(r, 1) for r in rates]
+    figures["embedder_raw_leaf_texts_per_s_before_ingest"] = round(raw_before, 1)
     stats = memory.stats()
     figures["observations"] = count
     figures["leaves"] = stats.leaves

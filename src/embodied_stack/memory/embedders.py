@@ -63,7 +63,7 @@ def _scheme_registered(scheme: str) -> bool:
     return scheme in _SCHEMES
 
 
-def load_embedder(spec: str | None = None, *, cache_size: int = 200_000, batch_size: int = 128,
+def load_embedder(spec: str | None = None, *, cache_size: int = 200_000, batch_size: int = 32,
                   threads: int = 0) -> CachedEmbedder:
     """Build the embedder a spec names (see the module docstring), behind an LRU cache.
 
@@ -101,7 +101,7 @@ def load_embedder(spec: str | None = None, *, cache_size: int = 200_000, batch_s
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded from a local directory (never from the hub)."""
 
-    def __init__(self, model_dir: Path, *, name: str | None = None, batch_size: int = 128,
+    def __init__(self, model_dir: Path, *, name: str | None = None, batch_size: int = 32,
                  device: str = "cpu", threads: int = 0) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -122,6 +122,13 @@ class SentenceTransformerEmbedder:
         self._batch_size = batch_size
         self._threads = threads
         self._torch = require("torch")
+        self._model.eval()
+        # A few texts (a query, one new leaf) go straight through the modules when nothing that
+        # ``encode`` adds (prompts, truncation, device moves) applies: its per-call checks over
+        # every parameter cost 0.5-1.5 ms, a tenth or more of embedding one query on one thread.
+        self._direct = (hasattr(self._model, "preprocess") and self._model.device.type == "cpu"
+                        and getattr(self._model, "default_prompt_name", None) is None
+                        and getattr(self._model, "truncate_dim", None) is None)
 
     @property
     def dim(self) -> int:
@@ -139,12 +146,22 @@ class SentenceTransformerEmbedder:
         if wanted and wanted != previous:
             self._torch.set_num_threads(wanted)
         try:
-            vectors = self._model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
-                                         convert_to_numpy=True, show_progress_bar=False)
+            if self._direct and len(texts) <= _FEW_TEXTS:
+                vectors = self._forward(list(texts))
+            else:
+                vectors = self._model.encode(list(texts), batch_size=self._batch_size, normalize_embeddings=True,
+                                             convert_to_numpy=True, show_progress_bar=False)
         finally:
             if wanted and wanted != previous:
                 self._torch.set_num_threads(previous)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        """One padded batch through the model's modules: what ``encode`` computes for these texts."""
+        torch = self._torch
+        with torch.inference_mode():
+            out = self._model(self._model.preprocess(texts))["sentence_embedding"]
+            return torch.nn.functional.normalize(out.float(), p=2, dim=1).numpy()
 
 
 class HashEmbedder:
@@ -188,7 +205,7 @@ class CachedEmbedder:
     ``hits`` and ``misses`` count texts since construction (benchmarks read them).
     """
 
-    def __init__(self, inner: Embedder, *, max_entries: int = 200_000, batch_size: int = 128) -> None:
+    def __init__(self, inner: Embedder, *, max_entries: int = 200_000, batch_size: int = 32) -> None:
         if max_entries < 1:
             raise EmbedderError(f"cache size must be >= 1, got {max_entries}")
         self.inner = inner
@@ -269,6 +286,20 @@ class CachedEmbedder:
         self._rows.clear()
         self._free.clear()
         self._slab = np.zeros((0, self.dim), dtype=np.float16)
+
+
+def cosines(vectors: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Dot products (cosines, for unit rows) of each row with one query vector, as float32.
+
+    Computed on the calling thread: numpy's ``@`` hands products of a few thousand rows to a
+    multi-threaded BLAS whose worker, on a machine whose cores are busy, waits milliseconds
+    for a core and then spins on it, slowing the next query's embedding too. float16 rows are
+    widened first, so the result equals ``vectors.astype(float32) @ query`` up to rounding.
+    """
+    rows = np.asarray(vectors)
+    if rows.dtype != np.float32:
+        rows = rows.astype(np.float32)
+    return np.einsum("ij,j->i", rows, np.asarray(query, dtype=np.float32))
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

@@ -178,7 +178,7 @@ class Forest:
             touched, deleted = self._reconcile(level, codes, changed)
             texts = self._update(level, touched)
             if level == ROOM:
-                self.nodes.embedding[touched] = self.embedder.embed(texts)
+                self.nodes.set_embeddings(touched, self.embedder.embed(texts))
             elif level > ROOM:
                 pending.append((touched, texts))
             changes.upserted.update(touched.tolist())
@@ -198,8 +198,9 @@ class Forest:
             changed = touched
         if pending:
             ids = np.concatenate([ids for ids, _ in pending])
-            self.nodes.embedding[ids] = self.embedder.embed([t for _, texts in pending for t in texts])
+            self.nodes.set_embeddings(ids, self.embedder.embed([t for _, texts in pending for t in texts]))
         self.leaves.clustered_at[dirty] = self.leaves.position[dirty]
+        self.nodes.version += 1
         return changes
 
     def _node_codes(self, level: int, ids: np.ndarray) -> np.ndarray:

@@ -27,6 +27,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from embodied_stack.memory.keyindex import KeyIndex
+
 _CELL_BITS = 21
 _CELL_OFFSET = 1 << (_CELL_BITS - 1)
 _NEIGHBOURS = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
@@ -92,6 +94,7 @@ class LeafTable:
         self._pending: list[np.ndarray] = []
         self._pending_count = 0
         self._cell = 1.0
+        self._by_category = KeyIndex()
 
     _COLUMNS = ("position", "extent", "weight", "count", "first_seen", "last_seen", "category", "caption",
                 "best_conf", "room", "view_xy", "clustered_at", "text_row")
@@ -125,6 +128,10 @@ class LeafTable:
         """Embeddings (float32 copies of the float16 rows) of some leaves."""
         return self.texts.vectors[self.text_row[ids]].astype(np.float32)
 
+    def with_category(self, category_ids: np.ndarray) -> np.ndarray:
+        """Ascending indices of the leaves of these category ids (no scan of every leaf)."""
+        return self._by_category.lookup(self.category, self.n, category_ids)
+
     # --- spatial hash -------------------------------------------------------------------
 
     def set_cell(self, cell_m: float) -> None:
@@ -148,6 +155,8 @@ class LeafTable:
         self._hkey[rows] = self._keys(self.category[rows], self.position[rows, :2])
         self._pending.append(rows.astype(np.int64))
         self._pending_count += len(rows)
+        if len(self._pending) > 16:  # one-by-one inserts: keep lookups from joining thousands of tiny arrays
+            self._pending = [np.concatenate(self._pending)]
         if self._pending_count > max(4096, self.n // 8):
             live = np.arange(self.n)
             order = np.argsort(self._hkey[live], kind="stable")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from itertools import islice
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -107,7 +108,11 @@ def _write_vocab(conn: sqlite3.Connection, memory: SemanticMemory) -> None:
         conn.executemany("INSERT OR REPLACE INTO vocab VALUES (?, ?, ?)",
                          [(kind, i, interner[i]) for i in range(done, len(interner))])
         memory.committed_vocab[kind] = len(interner)
-    conn.executemany("INSERT OR REPLACE INTO room_types VALUES (?, ?)", list(vocab.room_types.items()))
+    # Room types are only ever added (in insertion order), so the uncommitted ones are the tail.
+    done = memory.committed_vocab.get("room_types", 0)
+    conn.executemany("INSERT OR REPLACE INTO room_types VALUES (?, ?)",
+                     list(islice(vocab.room_types.items(), done, None)))
+    memory.committed_vocab["room_types"] = len(vocab.room_types)
 
 
 def _write_nodes(conn: sqlite3.Connection, memory: SemanticMemory, upserted: set[int], deleted: set[int]) -> None:
@@ -159,6 +164,7 @@ def load_all(store: MemoryStore, memory: SemanticMemory) -> None:
         memory.committed_vocab[kind] = len(interner)
     for chunk in store.select("SELECT room, room_type FROM room_types"):
         vocab.room_types.update({int(r): t for r, t in chunk})
+    memory.committed_vocab["room_types"] = len(vocab.room_types)
     dim = memory.leaves.dim
     for chunk in store.select("SELECT row, category, caption, embedding FROM texts ORDER BY row"):
         rows = np.array([r[0] for r in chunk], dtype=np.int64)
@@ -245,6 +251,9 @@ def _load_nodes(store: MemoryStore, memory: SemanticMemory) -> None:
             if child >= limit or (not is_leaf and not nodes.alive[child]):
                 raise CorruptStoreError(f"{where}: node {parent} has a missing child {child}")
             children.setdefault(parent, []).append(child)
+    nodes.version += 1
+    live = nodes.ids()
+    nodes.set_embeddings(live, nodes.embedding[live])
     forest = memory.forest
     for parent, kids in children.items():
         array = np.asarray(kids, dtype=np.int64)

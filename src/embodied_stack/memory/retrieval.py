@@ -3,8 +3,9 @@
 - Leaf k-NN: the FAISS index returns ``knn_candidates`` leaves by cosine.
 - Beam search (Embodied-RAG's BFS, scored by embeddings instead of an LLM): from the root, keep
   the ``beam_width`` best children of every frontier node per level (at most
-  ``beam_max_frontier`` nodes per level) down to the leaves. An optional :class:`NodeScorer`
-  (e.g. a local LLM) can re-score the children the embedding keeps.
+  ``beam_max_frontier`` nodes per level) down to the leaves; each level is one product of the
+  query with the stacked children's embeddings. An optional :class:`NodeScorer` (e.g. a local
+  LLM) can re-score the children the embedding keeps.
 - Re-rank: a leaf's score mixes its own cosine with the cosine of its zone and room (the
   context the forest adds; weight by query kind), plus a bonus when the query names its
   category or the room type it is in, minus a small term for distance from the robot.
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from embodied_stack.memory.embedders import cosines
 from embodied_stack.memory.errors import QueryError
 from embodied_stack.memory.knowledge import KnowledgeMatcher
 from embodied_stack.memory.nodes import BUILDING, ROOM, SITE, ZONE
@@ -111,6 +114,7 @@ class Retriever:
         self.m = memory
         self.scorer = scorer
         self._canon: list[str] = []
+        self._room_names: tuple[int, int, list[str]] = (-1, 0, [])
         self._vocabulary: tuple[int, frozenset[str]] = (-1, frozenset())
         self._prototypes: tuple[np.ndarray, list[QueryKind]] | None = None
 
@@ -143,8 +147,11 @@ class Retriever:
         if TEMPORAL_CUES.search(lowered):
             return QueryKind.TEMPORAL
         categories, room_types = self.mentions(lowered)
-        # A thing the memory has never seen ("a glass of red") names a need, not a target.
+        # A thing the memory has never seen ("a glass of red") names a need, not a target, unless
+        # the question asks where it is ("where did I leave my laundry basket?").
+        unseen = bool(categories)
         categories = [c for c in categories if self._named([c]).any()]
+        unseen = unseen and not categories
         implicit_cue = bool(_IMPLICIT_CUES.search(lowered))
         if _GLOBAL_CUES.search(lowered) or (_ROOM_WORD.search(lowered) and not categories and not implicit_cue):
             return QueryKind.GLOBAL
@@ -153,6 +160,8 @@ class Retriever:
         if categories:
             if implicit_cue and not _EXPLICIT_CUES.search(lowered):
                 return QueryKind.IMPLICIT
+            return QueryKind.EXPLICIT
+        if unseen and _EXPLICIT_CUES.search(lowered):
             return QueryKind.EXPLICIT
         if implicit_cue:
             return QueryKind.IMPLICIT
@@ -182,40 +191,61 @@ class Retriever:
             self._canon.append(self.m.knowledge.canonical(name) or name)
         return self._canon
 
-    def beam(self, q: np.ndarray, query: str = "") -> tuple[dict[int, float], np.ndarray]:
-        """Top-down beam search; returns every scored node's cosine and the leaves reached."""
+    def room_names(self, limit: int) -> tuple[int, list[str]]:
+        """How many room nodes there are and the first ``limit`` of their names alphabetically
+        (kept until the forest changes: a million-leaf site has tens of thousands of rooms)."""
+        nodes = self.m.forest.nodes
+        version, cached_limit, names = self._room_names
+        if version != nodes.version or cached_limit != limit:
+            rooms = nodes.ids(ROOM)
+            names = heapq.nsmallest(limit, (nodes.info[r].name for r in rooms.tolist()))
+            self._room_names = (nodes.version, limit, names)
+        return len(nodes.ids(ROOM)), list(names)
+
+    def beam(self, q: np.ndarray, query: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-down beam search, one vectorised step per level.
+
+        Returns:
+            (ids of every parent node scored, their cosines with ``q``, the leaves reached).
+        """
         nodes, cfg = self.m.forest.nodes, self.m.config
-        scored: dict[int, float] = {}
+        empty = np.zeros(0, dtype=np.int64)
         frontier = self.m.forest.roots()
         if len(frontier) == 0:
-            return scored, np.zeros(0, dtype=np.int64)
-        scores = nodes.embedding[frontier] @ q
-        scored.update(zip(frontier.tolist(), scores.tolist(), strict=True))
-        keep = np.argsort(-scores, kind="stable")[: cfg.beam_max_frontier]
-        frontier = frontier[keep]
+            return empty, np.zeros(0, dtype=np.float32), empty
+        scores = cosines(nodes.vectors(frontier), q)
+        scored_ids, scored_cos = [frontier], [scores]
+        frontier = frontier[np.argsort(-scores, kind="stable")[: cfg.beam_max_frontier]]
         reached: list[np.ndarray] = []
         while len(frontier):
-            next_ids, next_scores = [], []
-            for node in frontier.tolist():
-                children = nodes.info[node].children
-                if nodes.level[node] == ZONE:
-                    child_scores = self.m.leaves.vectors(children) @ q
-                    reached.append(children[np.argsort(-child_scores, kind="stable")[: cfg.beam_width]])
-                    continue
-                child_scores = nodes.embedding[children] @ q
-                if self.scorer is not None and query:
-                    texts = [nodes.info[c].text for c in children.tolist()]
-                    child_scores = child_scores + np.asarray(self.scorer.score(query, texts), dtype=np.float32)
-                scored.update(zip(children.tolist(), child_scores.tolist(), strict=True))
-                best = np.argsort(-child_scores, kind="stable")[: cfg.beam_width]
-                next_ids.append(children[best])
-                next_scores.append(child_scores[best])
-            if not next_ids:
+            zone = nodes.level[frontier] == ZONE
+            if zone.any():
+                kids, owner = self._children(frontier[zone])
+                kid_scores = cosines(self.m.leaves.vectors(kids), q)
+                reached.append(kids[_top_per_owner(owner, kid_scores, cfg.beam_width)])
+            kids, owner = self._children(frontier[~zone])
+            if len(kids) == 0:
                 break
-            ids, sc = np.concatenate(next_ids), np.concatenate(next_scores)
-            frontier = ids[np.argsort(-sc, kind="stable")[: cfg.beam_max_frontier]]
-        leaves = np.unique(np.concatenate(reached)) if reached else np.zeros(0, dtype=np.int64)
-        return scored, leaves
+            kid_cos = cosines(nodes.vectors(kids), q)
+            scored_ids.append(kids)
+            scored_cos.append(kid_cos)
+            kid_scores = kid_cos
+            if self.scorer is not None and query:
+                texts = [nodes.info[c].text for c in kids.tolist()]
+                kid_scores = kid_cos + np.asarray(self.scorer.score(query, texts), dtype=np.float32)
+            best = _top_per_owner(owner, kid_scores, cfg.beam_width)
+            frontier = kids[best][np.argsort(-kid_scores[best], kind="stable")[: cfg.beam_max_frontier]]
+        leaves = np.unique(np.concatenate(reached)) if reached else empty
+        return np.concatenate(scored_ids), np.concatenate(scored_cos), leaves
+
+    def _children(self, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The children of some parents stacked, and the position in ``parents`` of each one's parent."""
+        info = self.m.forest.nodes.info
+        kids = [info[p].children for p in parents.tolist()]
+        if not kids:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        owner = np.repeat(np.arange(len(kids)), [len(k) for k in kids])
+        return np.concatenate(kids).astype(np.int64, copy=False), owner
 
     def matcher(self) -> KnowledgeMatcher:
         key = (self.m.embedder.name, id(self.m.knowledge))
@@ -236,7 +266,7 @@ class Retriever:
         m = self.m
         if len(category_ids) == 0:
             return np.zeros(0, dtype=np.int64)
-        found = np.flatnonzero(np.isin(m.leaves.category[: m.leaves.n], category_ids))
+        found = m.leaves.with_category(category_ids)
         cap = m.config.category_candidates * len(category_ids)
         if len(found) <= cap:
             return found
@@ -244,7 +274,7 @@ class Retriever:
             distance = np.linalg.norm(m.leaves.position[found, :2] - robot_xy, axis=1)
             return found[np.argpartition(distance, cap - 1)[:cap]]
         recent = found[np.argpartition(-m.leaves.last_seen[found], min(len(found), 4 * cap) - 1)[: 4 * cap]]
-        sem = m.leaves.vectors(recent) @ q
+        sem = cosines(m.leaves.vectors(recent), q)
         return recent[np.argpartition(-sem, cap - 1)[:cap]]
 
     def rank_leaves(self, q: np.ndarray, kind: QueryKind, k: int, *, mode: str, categories: list[str],
@@ -265,13 +295,13 @@ class Retriever:
         else:
             _, ids = m.index.search(q, max(cfg.knn_candidates, 4 * k))
             if mode == "forest":
-                _, beam_leaves = self.beam(q, query)
+                _, _, beam_leaves = self.beam(q, query)
                 wanted = np.flatnonzero(self._named(categories)) if categories else np.zeros(0, dtype=np.int64)
                 if kind == QueryKind.IMPLICIT and len(aff):
                     wanted = np.union1d(wanted, np.argsort(-aff, kind="stable")[:3])
                 ids = np.concatenate([ids, beam_leaves, self._category_leaves(wanted, q, robot_xy)])
         ids = np.unique(ids.astype(np.int64))
-        sem = (m.leaves.vectors(ids) @ q).astype(np.float64)
+        sem = cosines(m.leaves.vectors(ids), q).astype(np.float64)
         score = sem.copy()
         if mode == "forest":
             nodes = m.forest.nodes
@@ -281,7 +311,12 @@ class Retriever:
             ctx_n = np.zeros(len(ids))
             for level_ids in (zones, rooms):
                 ok = level_ids >= 0
-                ctx_sum[ok] += nodes.embedding[level_ids[ok]] @ q
+                ctx_sum[ok] += cosines(nodes.vectors(level_ids[ok]), q)
+                ctx_n[ok] += 1
+            if kind == QueryKind.IMPLICIT:
+                # The need met by what people do in the leaf's room (Embodied-RAG's region match).
+                ok = rooms >= 0
+                ctx_sum[ok] += self._room_activity(q, rooms[ok])
                 ctx_n[ok] += 1
             ctx = np.where(ctx_n > 0, ctx_sum / np.maximum(ctx_n, 1), sem)
             if kind == QueryKind.IMPLICIT:
@@ -295,13 +330,23 @@ class Retriever:
                 named = self._named(categories)
                 score += cfg.category_match_bonus * named[m.leaves.category[ids]]
             if room_types:
-                types = [nodes.info[r].room_type if r >= 0 and r in nodes.info else None for r in rooms.tolist()]
-                score += cfg.room_match_bonus * np.array([t in room_types for t in types], dtype=np.float64)
+                wanted = [nodes.room_types.index(t) for t in room_types if t in nodes.room_types]
+                types = np.where(rooms >= 0, nodes.room_type[np.maximum(rooms, 0)], -1)
+                score += cfg.room_match_bonus * np.isin(types, wanted)
         if robot_xy is not None:
             distance = np.linalg.norm(m.leaves.position[ids, :2] - robot_xy, axis=1)
             score -= cfg.proximity_weight * np.minimum(distance / 20.0, 1.0)
         order = np.lexsort((ids, -score))[:k]
         return Ranked(ids[order], score[order], True)
+
+    def _room_activity(self, q: np.ndarray, rooms: np.ndarray) -> np.ndarray:
+        """Per room node: the best match between the query and an activity of its room type,
+        scaled by how sure the room's type is (its cosine where the type is unknown)."""
+        nodes = self.m.forest.nodes
+        activity = self.matcher().activity(q)
+        by_type = np.array([activity.get(t, -1.0) for t in nodes.room_types] + [-1.0])
+        act = by_type[nodes.room_type[rooms]] * nodes.room_confidence[rooms]
+        return np.where(nodes.room_type[rooms] >= 0, act, cosines(nodes.vectors(rooms), q))
 
     def rank_nodes(self, q: np.ndarray, k: int, *, categories: list[str], room_types: list[str],
                    query: str, robot_xy: np.ndarray | None) -> Ranked:
@@ -311,19 +356,18 @@ class Retriever:
         cosine mixed with its room type's activity match, a level prior, and the bonuses."""
         m, cfg = self.m, self.m.config
         nodes = m.forest.nodes
-        scored, _ = self.beam(q, query)
+        scored, scored_cos, _ = self.beam(q, query)
         activity = self.matcher().activity(q)
         by_type = np.array([activity.get(t, -1.0) for t in nodes.room_types])
         wanted = [i for i, t in enumerate(nodes.room_types) if t in room_types]
         wanted += [int(i) for i in np.argsort(-by_type, kind="stable")[:3]] if len(by_type) else []
-        size = nodes.size
-        rooms = np.flatnonzero(nodes.alive[:size] & (nodes.level[:size] == ROOM)
-                               & np.isin(nodes.room_type[:size], wanted))
-        ids = np.union1d(np.fromiter(scored.keys(), dtype=np.int64, count=len(scored)),
-                         self._best_rooms(rooms, q, robot_xy))
+        rooms = nodes.ids(ROOM)
+        rooms = rooms[np.isin(nodes.room_type[rooms], wanted)]
+        extra = np.setdiff1d(self._best_rooms(rooms, q, robot_xy), scored)
+        ids, first = np.unique(np.concatenate([scored, extra]), return_index=True)
         if len(ids) == 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), False)
-        cosine = (nodes.embedding[ids].astype(np.float32) @ q).astype(np.float64)
+        cosine = np.concatenate([scored_cos, cosines(nodes.vectors(extra), q)])[first].astype(np.float64)
         types = nodes.room_type[ids]
         act = np.where(types >= 0, by_type[np.maximum(types, 0)] if len(by_type) else -1.0, -1.0)
         w = cfg.activity_weight
@@ -337,8 +381,10 @@ class Retriever:
                                                             if t in nodes.room_types])
         if categories:
             names = set(categories) | set(nodes_names(m, categories))
-            has = np.array([not names.isdisjoint(nodes.info[i].category_counts) for i in ids.tolist()])
-            score += cfg.category_match_bonus * (has & (levels == ROOM))
+            is_room = levels == ROOM
+            has = np.zeros(len(ids), dtype=bool)
+            has[is_room] = [not names.isdisjoint(nodes.info[i].category_counts) for i in ids[is_room].tolist()]
+            score += cfg.category_match_bonus * has
         if robot_xy is not None:
             distance = np.linalg.norm(nodes.position[ids, :2] - robot_xy, axis=1)
             score -= cfg.proximity_weight * np.minimum(distance / 20.0, 1.0)
@@ -354,5 +400,14 @@ class Retriever:
         if robot_xy is not None:
             key = np.linalg.norm(nodes.position[rooms, :2] - robot_xy, axis=1)
         else:
-            key = -(nodes.embedding[rooms].astype(np.float32) @ q)
+            key = -cosines(nodes.vectors(rooms), q)
         return rooms[np.argpartition(key, cap - 1)[:cap]]
+
+
+def _top_per_owner(owner: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best scores of each owner (ties: the earlier index first), grouped by
+    owner in ascending order and best first within a group."""
+    order = np.lexsort((np.arange(len(scores)), -scores, owner))
+    grouped = owner[order]
+    rank = np.arange(len(order)) - np.searchsorted(grouped, grouped, side="left")
+    return order[rank < k]

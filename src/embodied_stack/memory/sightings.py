@@ -28,6 +28,7 @@ class SightingLog:
             setattr(self, name, np.zeros((0, *shape), dtype=dtype))
         self.extras: dict[int, dict[str, Any]] = {}
         self.committed = 0
+        self._latest = 0.0
 
     def append(self, columns: dict[str, np.ndarray], extras: dict[int, dict[str, Any]] | None = None) -> np.ndarray:
         """Append rows; ``extras`` maps a row offset within this append to its optional fields."""
@@ -45,11 +46,15 @@ class SightingLog:
             getattr(self, name)[rows] = columns[name]
         for offset, extra in (extras or {}).items():
             self.extras[self.n + offset] = extra
+        if count:
+            latest = float(self.timestamp[rows].max())
+            self._latest = latest if self.n == 0 else max(self._latest, latest)
         self.n += count
         return rows
 
     def latest_time(self) -> float:
-        return float(self.timestamp[: self.n].max()) if self.n else 0.0
+        """The latest sighting time (seconds; 0 when empty), kept as rows arrive: every query reads it."""
+        return self._latest
 
     def leaves_in_window(self, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
         """Leaves sighted in [start, end] and the latest sighting time of each in the window."""
