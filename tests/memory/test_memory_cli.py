@@ -87,4 +87,8 @@ def test_bench_memory_prints_figures(tmp_path, capsys) -> None:
         for timing in ("with_embedding", "without_embedding"):
             assert figures["queries"][mode][timing]["p99_ms"] >= figures["queries"][mode][timing]["p50_ms"] > 0
     assert figures["stream"]["leaves"] == 40 and figures["stream"]["ratio"] > 0
+    passes = figures["embedder_raw_texts_per_s_passes"]
+    assert len(passes) == 5 and figures["embedder_raw_texts_per_s"] == max(passes)  # 3 after ingest, 2 at the end
+    expected = figures["texts_embedded_by_ingest"] / max(passes) / figures["ingest_s"]
+    assert figures["ingest_embedder_bound_ratio"] == pytest.approx(expected, abs=1e-3)
     assert figures["single_insert"]["n"] == 4

@@ -36,7 +36,8 @@ def test_key_index_matches_a_scan_as_ids_are_appended() -> None:
 def test_leaves_with_category_and_the_latest_time(world_memory: SemanticMemory) -> None:
     leaves = world_memory.leaves
     for ids in ([0], [1, 4], list(range(len(world_memory.vocab.categories)))):
-        assert np.array_equal(leaves.with_category(np.asarray(ids)), np.flatnonzero(np.isin(leaves.category[: leaves.n], ids)))
+        expected = np.flatnonzero(np.isin(leaves.category[: leaves.n], ids))
+        assert np.array_equal(leaves.with_category(np.asarray(ids)), expected)
     log = world_memory.sightings
     assert world_memory.now() == log.timestamp[: log.n].max()
     fresh = SightingLog()
