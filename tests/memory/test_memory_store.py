@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from memory_helpers import apartment_observations
 
+from embodied_stack.memory import persist
 from embodied_stack.memory.config import MemoryConfig
 from embodied_stack.memory.errors import (
     CorruptStoreError,
@@ -19,6 +20,7 @@ from embodied_stack.memory.errors import (
 )
 from embodied_stack.memory.semantic_memory import SemanticMemory
 from embodied_stack.memory.store import DB_NAME, INDEX_META_NAME
+from embodied_stack.memory.synthetic import SyntheticWorld
 
 
 def _config(tmp_path) -> MemoryConfig:
@@ -182,3 +184,26 @@ def test_saving_a_copy_leaves_the_live_store_consistent(tmp_path, hash_embedder)
         assert (again.leaves.n, again.sightings.n) == (expected.leaves, len(observations))
     with SemanticMemory.load("copy", config=config, embedder=hash_embedder) as copy:
         assert copy.sightings.n == 15
+
+
+def test_edges_written_as_differences_reload_exactly(tmp_path, hash_embedder, monkeypatch) -> None:
+    monkeypatch.setattr(persist, "_EDGE_DIFF_MIN", 2)  # every node with 2+ children takes the diff path
+    observations = list(SyntheticWorld(120, seed=5).observations())
+    lost = dropped = 0
+    with SemanticMemory.open("live", config=_config(tmp_path), embedder=hash_embedder) as live:
+        for start in range(0, len(observations), 7):
+            if start == 140:
+                live.rebuild()
+            before = dict(live.committed_edges)
+            live.ingest(observations[start:start + 7])
+            nodes = live.forest.nodes
+            lost += sum(len(np.setdiff1d(old, nodes.info[n].children)) for n, old in before.items() if n in nodes.info)
+            dropped += sum(1 for n in before if n not in nodes.info or len(nodes.info[n].children) < 2)
+            assert {n: c.tolist() for n, c in live.committed_edges.items()} == \
+                {n: nodes.info[n].children.tolist() for n in nodes.ids().tolist() if len(nodes.info[n].children) >= 2}
+    assert lost > 0 and dropped > 0  # edges were deleted one by one, and nodes left the diff path
+    reopened = SemanticMemory.load("live", config=_config(tmp_path), embedder=hash_embedder)
+    _same(live, reopened)
+    nodes = reopened.forest.nodes
+    assert set(reopened.committed_edges) == {n for n in nodes.ids().tolist() if len(nodes.info[n].children) >= 2}
+    reopened.close()

@@ -33,7 +33,7 @@ from embodied_stack.memory.clustering import cluster_nodes
 from embodied_stack.memory.config import MemoryConfig
 from embodied_stack.memory.embedders import Embedder
 from embodied_stack.memory.leaves import Interner, LeafTable
-from embodied_stack.memory.nodes import BUILDING, ROOM, SITE, ZONE, NodeTable
+from embodied_stack.memory.nodes import BUILDING, ROOM, SITE, ZONE, ChildNames, NodeTable
 from embodied_stack.memory.summarise import NodeDigest, Summariser
 
 _CELL_OFFSET = 1 << 21
@@ -249,10 +249,12 @@ class Forest:
             groups = [group_members[labels == g] for g in range(int(labels.max()) + 1)]
             candidate_set = set(candidates)
             for group in sorted(groups, key=lambda g: (-len(g), int(g.min()))):
-                parents = (self.leaf_parent[group] if level == ZONE else nodes.parent[group]).tolist()
-                votes = Counter(p for p in parents if p in candidate_set and p not in taken)
-                if votes:
-                    node = min(votes, key=lambda p: (-votes[p], p))
+                # The existing node most members come from (the lowest id on a tie) keeps its id.
+                ids, votes = np.unique(self.leaf_parent[group] if level == ZONE else nodes.parent[group],
+                                       return_counts=True)
+                eligible = [i for i, p in enumerate(ids.tolist()) if p in candidate_set and p not in taken]
+                if eligible:
+                    node = int(ids[eligible[int(np.argmax(votes[eligible]))]])
                     is_new = False
                 else:
                     node = nodes.new(level, code)
@@ -333,8 +335,8 @@ class Forest:
                 nodes.bbox_min[node] = nodes.bbox_min[children].min(axis=0)
                 nodes.bbox_max[node] = nodes.bbox_max[children].max(axis=0)
                 info.category_counts = self._merge_counts(node, level, children)
-                rooms = {nodes.info[child].room for child in children.tolist()}
-                info.room = rooms.pop() if len(rooms) == 1 else -1
+                first = nodes.info[int(children[0])].room
+                info.room = first if all(nodes.info[c].room == first for c in children.tolist()) else -1
                 captions = []
                 nodes.n_leaves[node] = int(weights.sum())
             nodes.centroid[node] = centroid
@@ -344,7 +346,7 @@ class Forest:
                 n_leaves=int(nodes.n_leaves[node]),
                 room_id=self.vocab.rooms[info.room] if info.room >= 0 and level >= ROOM else None,
                 room_category=self.vocab.room_types.get(info.room) if level <= ROOM else None,
-                children_names=[nodes.info[c].name for c in children.tolist()] if level > ROOM else [],
+                children_names=ChildNames(nodes.info, children) if level > ROOM else [],
                 captions=captions,
                 children_types=sorted({nodes.info[c].room_type or "" for c in children.tolist()} - {""})
                 if level == BUILDING else [],
@@ -356,13 +358,18 @@ class Forest:
 
     def _merge_counts(self, node: int, level: int, children: np.ndarray) -> dict[str, int]:
         """Category counts of a node from its children's: merged dicts for rooms (few children),
-        sums of dense per-category vectors above (a site may have thousands of children)."""
+        sums of dense per-category vectors for buildings, and for the site (thousands of children
+        at a million leaves, re-summarised on every insert) a count of every leaf, which is what
+        those sums add up to: every leaf lies under the one site."""
         nodes, categories = self.nodes, self.vocab.categories
         if level == ROOM:
             merged: Counter[str] = Counter()
             for child in children.tolist():
                 merged.update(nodes.info[child].category_counts)
             counts = dict(merged)
+        elif level == SITE:
+            total = np.bincount(self.leaves.category[: self.leaves.n], minlength=len(categories))
+            counts = {categories[int(i)]: int(total[i]) for i in np.flatnonzero(total)}
         else:
             total = np.sum([self._vector(c) for c in children.tolist()], axis=0)
             counts = {categories[int(i)]: int(total[i]) for i in np.flatnonzero(total)}

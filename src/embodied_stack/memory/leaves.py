@@ -91,8 +91,8 @@ class LeafTable:
         self._hkey = np.zeros(0, dtype=np.int64)
         self._snap_keys = np.zeros(0, dtype=np.int64)
         self._snap_leaf = np.zeros(0, dtype=np.int64)
-        self._pending: list[np.ndarray] = []
-        self._pending_count = 0
+        self._pend_keys = np.zeros(0, dtype=np.int64)
+        self._pend_leaf = np.zeros(0, dtype=np.int64)
         self._cell = 1.0
         self._by_category = KeyIndex()
 
@@ -139,7 +139,8 @@ class LeafTable:
         self._hkey = np.zeros(0, dtype=np.int64)
         self._snap_keys = np.zeros(0, dtype=np.int64)
         self._snap_leaf = np.zeros(0, dtype=np.int64)
-        self._pending, self._pending_count = [], 0
+        self._pend_keys = np.zeros(0, dtype=np.int64)
+        self._pend_leaf = np.zeros(0, dtype=np.int64)
         if self.n:
             self._index_keys(np.arange(self.n))
 
@@ -152,16 +153,21 @@ class LeafTable:
             grown = np.full(self._cap, -1, dtype=np.int64)
             grown[: len(self._hkey)] = self._hkey
             self._hkey = grown
-        self._hkey[rows] = self._keys(self.category[rows], self.position[rows, :2])
-        self._pending.append(rows.astype(np.int64))
-        self._pending_count += len(rows)
-        if len(self._pending) > 16:  # one-by-one inserts: keep lookups from joining thousands of tiny arrays
-            self._pending = [np.concatenate(self._pending)]
-        if self._pending_count > max(4096, self.n // 8):
+        keys = self._keys(self.category[rows], self.position[rows, :2])
+        self._hkey[rows] = keys
+        if len(self._pend_keys) + len(rows) > max(4096, self.n // 8):
             live = np.arange(self.n)
             order = np.argsort(self._hkey[live], kind="stable")
             self._snap_keys, self._snap_leaf = self._hkey[live][order], live[order]
-            self._pending, self._pending_count = [], 0
+            self._pend_keys = np.zeros(0, dtype=np.int64)
+            self._pend_leaf = np.zeros(0, dtype=np.int64)
+            return
+        # Rows since the snapshot stay sorted by key as they come (a merge, not a sort per lookup:
+        # one-by-one inserts into a million leaves look up ~100k pending rows each time).
+        order = np.argsort(keys, kind="stable")
+        at = np.searchsorted(self._pend_keys, keys[order], side="right")
+        self._pend_keys = np.insert(self._pend_keys, at, keys[order])
+        self._pend_leaf = np.insert(self._pend_leaf, at, np.asarray(rows, dtype=np.int64)[order])
 
     def _candidates(self, category: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(observation index, leaf index) pairs in the 3x3 cells around each observation."""
@@ -171,14 +177,9 @@ class LeafTable:
         keys = (np.repeat(category.astype(np.int64), len(_NEIGHBOURS)) << (2 * _CELL_BITS)) \
             | (neighbour_cells[:, 0] << _CELL_BITS) | neighbour_cells[:, 1]
         pairs_obs, pairs_leaf = [], []
-        sources = [(self._snap_keys, self._snap_leaf)]
-        if self._pending:
-            pending = np.unique(np.concatenate(self._pending))
-            order = np.argsort(self._hkey[pending], kind="stable")
-            sources.append((self._hkey[pending][order], pending[order]))
-        for sorted_keys, sorted_leaf in sources:
+        for sorted_keys, sorted_leaf in ((self._snap_keys, self._snap_leaf), (self._pend_keys, self._pend_leaf)):
             query, leaf = _range_pairs(sorted_keys, sorted_leaf, keys)
-            # A snapshot entry is stale when its leaf has moved to another cell since.
+            # An entry is stale when its leaf has moved to another cell since.
             fresh = self._hkey[leaf] == keys[query]
             pairs_obs.append(query_obs[query[fresh]])
             pairs_leaf.append(leaf[fresh])

@@ -12,7 +12,9 @@ many rooms at once, and widening thousands of float16 rows per query would cost 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 import numpy as np
 
@@ -179,3 +181,26 @@ class NodeTable:
             chain.append(current)
             current = int(self.parent[current])
         return chain
+
+
+class ChildNames(Sequence[str]):
+    """The names of a node's children, read on demand: a summary names a few, and the site of a
+    million leaves has thousands of children."""
+
+    def __init__(self, info: dict[int, NodeInfo], children: np.ndarray) -> None:
+        self._info = info
+        self._children = children
+
+    def __len__(self) -> int:
+        return len(self._children)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self._info[c].name for c in self._children[index].tolist()]
+        return self._info[int(self._children[index])].name

@@ -3,6 +3,9 @@
 Floats are stored as SQLite REALs (IEEE doubles) and embeddings as raw little-endian float16
 arrays (their in-memory type), so a save/load round trip is exact.
 Parent/child links live only in ``edges``; leaf and node parents are derived from it on load.
+Nodes with many children (buildings, the site: thousands of children at a million leaves, and
+the site changes with every insert) have their edges written as a difference from the last
+commit, which ``SemanticMemory.committed_edges`` remembers.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from embodied_stack.memory.errors import CorruptStoreError
-from embodied_stack.memory.nodes import NodeInfo
+from embodied_stack.memory.nodes import ROOM, ZONE, NodeInfo
 from embodied_stack.memory.store import LEAF_COLUMNS, NODE_COLUMNS, OBS_COLUMNS, MemoryStore
 
 if TYPE_CHECKING:
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 _CHUNK = 20_000
 _LEAF_FIELDS = list(LEAF_COLUMNS)
 _NODE_FIELDS = [c for c in NODE_COLUMNS if c != "parent"]
+_EDGE_DIFF_MIN = 64
 
 
 def _insert(table: str, fields: list[str]) -> str:
@@ -66,8 +70,9 @@ def node_rows(memory: SemanticMemory, ids: list[int]) -> list[tuple]:
 
 
 def write_batch(store: MemoryStore, memory: SemanticMemory, *, leaves: np.ndarray, upserted: set[int],
-                deleted: set[int], batch: int) -> None:
-    """Commit one ingest batch: its observations, the leaves it touched, the nodes it changed."""
+                deleted: set[int], batch: int, own: bool = True) -> None:
+    """Commit one ingest batch: its observations, the leaves it touched, the nodes it changed
+    (``own``: into the memory's own store, whose committed edges it remembers)."""
     log = memory.sightings
     with store.transaction() as conn:
         _write_vocab(conn, memory)
@@ -82,12 +87,14 @@ def write_batch(store: MemoryStore, memory: SemanticMemory, *, leaves: np.ndarra
             for row in range(done, texts.n)))
         memory.committed_vocab["texts"] = texts.n
         _write_leaves(conn, memory, leaves)
-        _write_nodes(conn, memory, upserted, deleted)
+        remember, forget = _write_nodes(conn, memory, upserted, deleted, diff=own)
         tracks = [(t, int(memory.leaves.tracks[t])) for r in rows.tolist()
                   if (t := log.extras.get(r, {}).get("object_id")) is not None]
         conn.executemany("INSERT OR IGNORE INTO tracks VALUES (?, ?)", tracks)
         store.set_meta(conn, {"observations": log.n, "leaves": memory.leaves.n, "batches": batch})
     log.committed = log.n
+    if own:
+        _remember_edges(memory, remember, forget)
 
 
 def _observation_rows(log: SightingLog, rows: np.ndarray, batch: int) -> list[tuple]:
@@ -115,17 +122,35 @@ def _write_vocab(conn: sqlite3.Connection, memory: SemanticMemory) -> None:
     memory.committed_vocab["room_types"] = len(vocab.room_types)
 
 
-def _write_nodes(conn: sqlite3.Connection, memory: SemanticMemory, upserted: set[int], deleted: set[int]) -> None:
+def _write_nodes(conn: sqlite3.Connection, memory: SemanticMemory, upserted: set[int], deleted: set[int], *,
+                 diff: bool) -> tuple[dict[int, np.ndarray], set[int]]:
+    """Write node rows and their edges; with ``diff``, a node whose committed edges are known
+    gets only the edges that changed. Returns the edge lists to remember once this commits, and
+    the nodes to forget."""
     nodes = memory.forest.nodes
-    gone = [(n,) for n in sorted(deleted | upserted)]
-    conn.executemany("DELETE FROM edges WHERE parent = ?", gone)
-    conn.executemany("DELETE FROM nodes WHERE id = ?", [(n,) for n in sorted(deleted)])
+    known = memory.committed_edges if diff else {}
     live = sorted(upserted)
+    whole = [(n,) for n in sorted(deleted | upserted) if n in deleted or n not in known]
+    conn.executemany("DELETE FROM edges WHERE parent = ?", whole)
+    conn.executemany("DELETE FROM nodes WHERE id = ?", [(n,) for n in sorted(deleted)])
     for start in range(0, len(live), _CHUNK):
         conn.executemany(_insert("nodes", _NODE_FIELDS), node_rows(memory, live[start:start + _CHUNK]))
-    edges = ((node, int(nodes.level[node] == 1), child) for node in live
-             for child in nodes.info[node].children.tolist())
-    conn.executemany("INSERT INTO edges (parent, child_is_leaf, child) VALUES (?, ?, ?)", edges)
+    old_new = [(n, known[n], nodes.info[n].children) for n in live if n in known]
+    removed = ((n, int(nodes.level[n] == ZONE), c) for n, old, new in old_new
+               for c in np.setdiff1d(old, new, assume_unique=True).tolist())
+    conn.executemany("DELETE FROM edges WHERE parent = ? AND child_is_leaf = ? AND child = ?", removed)
+    added = ((n, int(nodes.level[n] == ZONE), c) for n in live
+             for c in (nodes.info[n].children if n not in known
+                       else np.setdiff1d(nodes.info[n].children, known[n], assume_unique=True)).tolist())
+    conn.executemany("INSERT INTO edges (parent, child_is_leaf, child) VALUES (?, ?, ?)", added)
+    remember = {n: nodes.info[n].children for n in live if len(nodes.info[n].children) >= _EDGE_DIFF_MIN}
+    return remember, (deleted | upserted) - remember.keys()
+
+
+def _remember_edges(memory: SemanticMemory, remember: dict[int, np.ndarray], forget: set[int]) -> None:
+    for node in forget:
+        memory.committed_edges.pop(node, None)
+    memory.committed_edges.update(remember)
 
 
 def write_all(store: MemoryStore, memory: SemanticMemory) -> None:
@@ -136,7 +161,7 @@ def write_all(store: MemoryStore, memory: SemanticMemory) -> None:
         for table in ("vocab", "texts", "room_types", "observations", "leaves", "nodes", "edges", "tracks"):
             conn.execute(f"DELETE FROM {table}")
     write_batch(store, memory, leaves=np.arange(memory.leaves.n), upserted=set(memory.forest.nodes.ids().tolist()),
-                deleted=set(), batch=0)
+                deleted=set(), batch=0, own=False)
     with store.transaction() as conn:
         conn.executemany("INSERT OR IGNORE INTO tracks VALUES (?, ?)", list(memory.leaves.tracks.items()))
 
@@ -148,8 +173,11 @@ def write_nodes(store: MemoryStore, memory: SemanticMemory, upserted: set[int], 
         if full:
             conn.execute("DELETE FROM nodes")
             conn.execute("DELETE FROM edges")
-        _write_nodes(conn, memory, upserted, deleted)
+        remember, forget = _write_nodes(conn, memory, upserted, deleted, diff=not full)
         _write_leaves(conn, memory, np.arange(memory.leaves.n))
+    if full:
+        memory.committed_edges.clear()
+    _remember_edges(memory, remember, forget)
 
 
 def load_all(store: MemoryStore, memory: SemanticMemory) -> None:
@@ -252,12 +280,14 @@ def _load_nodes(store: MemoryStore, memory: SemanticMemory) -> None:
                 raise CorruptStoreError(f"{where}: node {parent} has a missing child {child}")
             children.setdefault(parent, []).append(child)
     nodes.version += 1
-    live = nodes.ids()
-    nodes.set_embeddings(live, nodes.embedding[live])
+    upper = nodes.ids()[nodes.level[nodes.ids()] >= ROOM]
+    nodes.set_embeddings(upper, nodes.embedding[upper])
     forest = memory.forest
     for parent, kids in children.items():
         array = np.asarray(kids, dtype=np.int64)
         nodes.info[parent].children = array
+        if len(array) >= _EDGE_DIFF_MIN:
+            memory.committed_edges[parent] = array
         if nodes.level[parent] == 1:
             forest.leaf_parent[array] = parent
         else:

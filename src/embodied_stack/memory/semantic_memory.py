@@ -81,6 +81,7 @@ class SemanticMemory:
         self.sightings = SightingLog()
         self.retriever = Retriever(self, scorer)
         self.committed_vocab: dict[str, int] = {}
+        self.committed_edges: dict[int, np.ndarray] = {}
         self._store: MemoryStore | None = None
         self._index_dirty = False
         self._batches = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -35,7 +35,8 @@ class NodeDigest:
     n_leaves: int
     room_id: str | None = None
     room_category: str | None = None
-    children_names: list[str] = field(default_factory=list)
+    children_names: Sequence[str] = field(default_factory=list)
+    """Names of the children (buildings and the site; read lazily: the site has thousands)."""
     captions: list[str] = field(default_factory=list)
     children_types: list[str] = field(default_factory=list)
     """Room types of the rooms a building groups."""
