@@ -248,13 +248,20 @@ class Forest:
             taken: set[int] = set()
             groups = [group_members[labels == g] for g in range(int(labels.max()) + 1)]
             candidate_set = set(candidates)
-            for group in sorted(groups, key=lambda g: (-len(g), int(g.min()))):
+            # Votes: how many members of each cluster come from each existing node, as
+            # {cluster: [(node, members), ...]} with nodes ascending.
+            parents = self.leaf_parent[group_members] if level == ZONE else nodes.parent[group_members]
+            pairs, counts = np.unique(np.stack([labels.astype(np.int64), parents]), axis=1, return_counts=True)
+            votes: dict[int, list[tuple[int, int]]] = {}
+            for (label, parent), count in zip(pairs.T.tolist(), counts.tolist(), strict=True):
+                if parent in candidate_set:
+                    votes.setdefault(label, []).append((parent, count))
+            for label in sorted(range(len(groups)), key=lambda g: (-len(groups[g]), int(groups[g].min()))):
+                group = groups[label]
                 # The existing node most members come from (the lowest id on a tie) keeps its id.
-                ids, votes = np.unique(self.leaf_parent[group] if level == ZONE else nodes.parent[group],
-                                       return_counts=True)
-                eligible = [i for i, p in enumerate(ids.tolist()) if p in candidate_set and p not in taken]
+                eligible = [(count, -parent) for parent, count in votes.get(label, ()) if parent not in taken]
                 if eligible:
-                    node = int(ids[eligible[int(np.argmax(votes[eligible]))]])
+                    node = -max(eligible)[1]
                     is_new = False
                 else:
                     node = nodes.new(level, code)
@@ -303,28 +310,14 @@ class Forest:
         returns the texts to embed for the others."""
         if len(touched) == 0:
             return []
-        nodes, leaves = self.nodes, self.leaves
+        nodes = self.nodes
         texts: list[str] = []
+        zone_captions = self._zone_aggregates(touched) if level == ZONE else {}
         for node in touched.tolist():
             info = nodes.info[node]
             children = info.children
             if level == ZONE:
-                pos = leaves.position[children]
-                half = leaves.extent[children] / 2.0
-                centroid = pos.mean(axis=0)
-                nearest = int(np.argmin(np.linalg.norm(pos - centroid, axis=1)))
-                nodes.position[node] = pos[nearest]
-                nodes.medoid[node] = children[nearest]
-                nodes.bbox_min[node] = (pos - half).min(axis=0)
-                nodes.bbox_max[node] = (pos + half).max(axis=0)
-                cats, counts = np.unique(leaves.category[children], return_counts=True)
-                info.category_counts = {self.vocab.categories[c]: int(k) for c, k in zip(cats, counts, strict=True)}
-                info.room = int(leaves.room[children[0]])
-                best = children[np.argsort(-leaves.best_conf[children], kind="stable")[:4]]
-                captions = [self.vocab.captions[int(c)] for c in leaves.caption[best]]
-                mean = leaves.vectors(children).mean(axis=0)
-                nodes.embedding[node] = mean / max(float(np.linalg.norm(mean)), 1e-12)
-                nodes.n_leaves[node] = len(children)
+                captions = zone_captions[node]
             else:
                 weights = nodes.n_leaves[children].astype(np.float64)
                 centroid = (nodes.centroid[children] * weights[:, None]).sum(axis=0) / weights.sum()
@@ -339,7 +332,7 @@ class Forest:
                 info.room = first if all(nodes.info[c].room == first for c in children.tolist()) else -1
                 captions = []
                 nodes.n_leaves[node] = int(weights.sum())
-            nodes.centroid[node] = centroid
+                nodes.centroid[node] = centroid
             summary = self.summariser.summarise(NodeDigest(
                 level=level,
                 category_counts=info.category_counts,
@@ -355,6 +348,51 @@ class Forest:
             nodes.set_room_type(node, summary.room_type, summary.room_confidence)
             texts.append(summary.text)
         return texts
+
+    def _zone_aggregates(self, zones: np.ndarray) -> dict[int, list[str]]:
+        """Position (the member nearest the centroid), centroid, box, counts, room and mean
+        embedding of many zones at once (segment reductions over their concatenated members; a
+        batch touches hundreds of zones); returns each zone's captions of its 4 most confident
+        members."""
+        nodes, leaves, info = self.nodes, self.leaves, self.nodes.info
+        kids = [info[z].children for z in zones.tolist()]
+        sizes = np.array([len(c) for c in kids], dtype=np.int64)
+        members = np.concatenate(kids)
+        seg = np.repeat(np.arange(len(zones)), sizes)
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        pos = leaves.position[members]
+        half = leaves.extent[members] / 2.0
+        centroid = np.add.reduceat(pos, starts, axis=0) / sizes[:, None]
+        distance = np.linalg.norm(pos - centroid[seg], axis=1)
+        # First of each zone by (distance, member order): np.argmin's choice within a zone.
+        order = np.lexsort((np.arange(len(members)), distance, seg))
+        first = order[starts]
+        nodes.position[zones] = pos[first]
+        nodes.medoid[zones] = members[first]
+        nodes.centroid[zones] = centroid
+        nodes.bbox_min[zones] = np.minimum.reduceat(pos - half, starts, axis=0)
+        nodes.bbox_max[zones] = np.maximum.reduceat(pos + half, starts, axis=0)
+        nodes.n_leaves[zones] = sizes
+        mean = np.add.reduceat(leaves.vectors(members), starts, axis=0)
+        nodes.embedding[zones] = mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
+        categories = self.vocab.categories
+        pairs, counts = np.unique(np.stack([seg, leaves.category[members].astype(np.int64)], axis=1), axis=0,
+                                  return_counts=True)
+        per_zone: list[dict[str, int]] = [{} for _ in range(len(zones))]
+        for (z, c), k in zip(pairs.tolist(), counts.tolist(), strict=True):
+            per_zone[z][categories[c]] = k
+        # The 4 most confident members of each zone, ties in member order.
+        ranked = np.lexsort((np.arange(len(members)), -leaves.best_conf[members], seg))
+        best = ranked[(np.arange(len(members)) - starts[seg[ranked]]) < 4]
+        rooms = leaves.room[members[starts]].tolist()
+        captions: dict[int, list[str]] = {z: [] for z in zones.tolist()}
+        zone_ids = zones.tolist()
+        for row, caption in zip(seg[best].tolist(), leaves.caption[members[best]].tolist(), strict=True):
+            captions[zone_ids[row]].append(self.vocab.captions[int(caption)])
+        for row, zone in enumerate(zone_ids):
+            info[zone].category_counts = per_zone[row]
+            info[zone].room = int(rooms[row])
+        return captions
 
     def _merge_counts(self, node: int, level: int, children: np.ndarray) -> dict[str, int]:
         """Category counts of a node from its children's: merged dicts for rooms (few children),

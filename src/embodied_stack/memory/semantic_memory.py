@@ -270,10 +270,15 @@ class SemanticMemory:
 
     def _ingest_batch(self, batch: list[Observation], report: IngestReport) -> None:
         vocab = self.vocab
-        categories = [normalize_phrase(o.category) for o in batch]
-        captions = [" ".join(o.caption.split()) for o in batch]
-        embeddings = self.embedder.embed([self.knowledge.leaf_text(c, t) for c, t in zip(categories, captions,
-                                                                                            strict=True)])
+        # A batch sees each object a few times: normalise and compose each (category, caption) once.
+        texts: dict[tuple[str, str], tuple[str, str, str]] = {}
+        for raw in dict.fromkeys((o.category, o.caption) for o in batch):
+            category, caption = normalize_phrase(raw[0]), " ".join(raw[1].split())
+            texts[raw] = (category, caption, self.knowledge.leaf_text(category, caption))
+        rows = [texts[o.category, o.caption] for o in batch]
+        categories = [row[0] for row in rows]
+        captions = [row[1] for row in rows]
+        embeddings = self.embedder.embed([row[2] for row in rows])
         positions = np.array([o.position for o in batch], dtype=np.float64)
         poses = np.array([o.source_pose if o.source_pose is not None else (math.nan,) * 7 for o in batch],
                          dtype=np.float32)
