@@ -70,10 +70,16 @@ class MemoryConfig:
     knn_candidates: int = 48
     """Leaves fetched by the vector index before the re-rank."""
     context_weight_explicit: float = 0.15
-    context_weight_implicit: float = 0.35
-    affordance_weight: float = 0.4
+    context_weight_implicit: float = 0.2
+    """Implicit queries: weight of the region context (zone and room cosines, the room type's
+    activity match) in the leaf score; below ``affordance_weight`` so that a thing whose own use
+    meets the need beats a thing that merely stands in a room where people do it."""
+    affordance_weight: float = 0.5
     """Implicit queries: weight of the best match between the query and a use of the leaf's
     category ("thirsty" vs "get a cold drink") in the leaf score."""
+    affordance_margin: float = 0.1
+    """Implicit queries: a category the query names gets ``category_match_bonus`` only when its
+    best use matches the need within this cosine of the best-matching category's."""
     activity_weight: float = 0.6
     """Global queries: weight of the best match between the query and an activity of the node's
     room type ("cook" vs "a place to cook") in the node score."""
@@ -123,7 +129,7 @@ class MemoryConfig:
         if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in self.level_spatial_weights):
             raise MemoryConfigError(f"level_spatial_weights must be in [0, 1], got {self.level_spatial_weights!r}")
         for name in ("context_weight_explicit", "context_weight_implicit",
-                     "affordance_weight", "activity_weight"):
+                     "affordance_weight", "activity_weight", "affordance_margin"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise MemoryConfigError(f"{name} must be in [0, 1], got {value!r}")

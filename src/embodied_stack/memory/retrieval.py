@@ -8,7 +8,10 @@
   LLM) can re-score the children the embedding keeps.
 - Re-rank: a leaf's score mixes its own cosine with the cosine of its zone and room (the
   context the forest adds; weight by query kind), plus a bonus when the query names its
-  category or the room type it is in, minus a small term for distance from the robot.
+  category or the room type it is in, minus a small term for distance from the robot. Implicit
+  queries (needs) add the best match between the need and one use of the leaf's category, which
+  outweighs the region context, and give the named-category bonus only to a named category
+  whose uses serve the need.
   Global queries rank parent nodes instead (rooms first), with the same room/category bonuses.
 - Flat mode (the plain-RAG baseline): leaf k-NN by cosine alone.
 """
@@ -328,6 +331,11 @@ class Retriever:
                 score = (1.0 - w_ctx) * sem + w_ctx * ctx
             if categories:
                 named = self._named(categories)
+                if kind == QueryKind.IMPLICIT:
+                    # A need that names a thing ("I need more printer paper") is met by what serves
+                    # it (a paper shelf), not by the thing named: the bonus goes only to named
+                    # categories whose uses match the need about as well as the best category's.
+                    named &= (aff < 0) | (aff >= aff.max() - cfg.affordance_margin)
                 score += cfg.category_match_bonus * named[m.leaves.category[ids]]
             if room_types:
                 wanted = [nodes.room_types.index(t) for t in room_types if t in nodes.room_types]
