@@ -18,6 +18,7 @@ import importlib
 import logging
 import os
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -202,7 +203,8 @@ class CachedEmbedder:
     Cached vectors are kept as float16 rows of one growing slab (half the memory, no per-entry
     array objects), and every vector :meth:`embed` returns is rounded through float16, so a text
     gives bit-identical values whether it was cached or not (the memory stores float16 anyway).
-    ``hits`` and ``misses`` count texts since construction (benchmarks read them).
+    ``hits`` and ``misses`` count texts since construction, and ``busy_s`` the seconds spent
+    embedding the misses (benchmarks read them).
     """
 
     def __init__(self, inner: Embedder, *, max_entries: int = 200_000, batch_size: int = 32) -> None:
@@ -216,6 +218,7 @@ class CachedEmbedder:
         self._free: list[int] = []
         self.hits = 0
         self.misses = 0
+        self.busy_s = 0.0
 
     @property
     def dim(self) -> int:
@@ -250,7 +253,9 @@ class CachedEmbedder:
         if missing:
             unique = list(missing)
             self.misses += len(unique)
+            start = time.perf_counter()
             vectors = self.embed_uncached(unique).astype(np.float16)
+            self.busy_s += time.perf_counter() - start
             for text, vector in zip(unique, vectors, strict=True):
                 out[missing[text]] = vector
                 self._store(text, vector)

@@ -37,6 +37,7 @@ from embodied_stack.memory.nodes import BUILDING, ROOM, SITE, ZONE, ChildNames, 
 from embodied_stack.memory.summarise import NodeDigest, Summariser
 
 _CELL_OFFSET = 1 << 21
+_ZONE_CHUNK = 65_536
 _ROOM_SHIFT = 44
 
 
@@ -353,10 +354,19 @@ class Forest:
         """Position (the member nearest the centroid), centroid, box, counts, room and mean
         embedding of many zones at once (segment reductions over their concatenated members; a
         batch touches hundreds of zones); returns each zone's captions of its 4 most confident
-        members."""
+        members. A full build goes through the zones in chunks of about ``_ZONE_CHUNK`` members
+        (the float32 embeddings of a million members at once would take 1.5 GB)."""
+        sizes = np.array([len(self.nodes.info[z].children) for z in zones.tolist()], dtype=np.int64)
+        ends = np.searchsorted(np.cumsum(sizes), np.arange(_ZONE_CHUNK, int(sizes.sum()), _ZONE_CHUNK), side="left")
+        captions: dict[int, list[str]] = {}
+        for part, part_sizes in zip(np.split(zones, ends + 1), np.split(sizes, ends + 1), strict=True):
+            if len(part):
+                captions.update(self._zone_chunk(part, part_sizes))
+        return captions
+
+    def _zone_chunk(self, zones: np.ndarray, sizes: np.ndarray) -> dict[int, list[str]]:
         nodes, leaves, info = self.nodes, self.leaves, self.nodes.info
         kids = [info[z].children for z in zones.tolist()]
-        sizes = np.array([len(c) for c in kids], dtype=np.int64)
         members = np.concatenate(kids)
         seg = np.repeat(np.arange(len(zones)), sizes)
         starts = np.r_[0, np.cumsum(sizes)[:-1]]

@@ -2,11 +2,12 @@
 
 Below ``flat_max`` vectors it is exact (``IndexFlatIP`` behind an id map); above, it switches to
 an inverted-file index with 8-bit scalar quantisation (``IndexIVFScalarQuantizer``, about
-``2 sqrt(N)`` lists, ``nprobe`` probed, so a query scans 1-3 % of the vectors; fewer lists would
-scan more, more lists would make training and each batch's adds dearer), retrained when the
-memory has grown 8-fold since the last training. Callers re-rank the candidates with exact
-embeddings, so quantisation only affects which candidates come back. Vectors are unit-norm
-float32, so scores are cosines.
+``sqrt(N)`` lists, ``nprobe`` probed, so a query scans 2-5 % of the vectors, about 2 ms at a
+million; more lists would scan less but make training and every batch's adds dearer: an add
+compares each new vector with every list's centroid), retrained when the memory has grown
+8-fold since the last training. Callers re-rank the candidates with exact embeddings, so
+quantisation only affects which candidates come back. Vectors are unit-norm float32, so scores
+are cosines.
 Files are written with ``faiss.write_index`` (a binary layout FAISS parses; no pickle).
 """
 
@@ -98,7 +99,7 @@ class VectorIndex:
             self._trained_size = 0
             self.add(ids, fetch(ids))
             return
-        nlist = int(2 ** round(math.log2(max(64.0, 2.0 * math.sqrt(n)))))
+        nlist = int(2 ** round(math.log2(max(64.0, math.sqrt(n)))))
         quantizer = self.faiss.IndexFlatIP(self.dim)
         index = self.faiss.IndexIVFScalarQuantizer(quantizer, self.dim, nlist, self.faiss.ScalarQuantizer.QT_8bit,
                                                    self.faiss.METRIC_INNER_PRODUCT)
