@@ -153,9 +153,7 @@ def _build_and_query(world: SyntheticWorld, config: MemoryConfig, shared: Cached
     memory = _open(root, "main", config, shared, in_memory)
     leaf_texts = list(dict.fromkeys(memory.knowledge.leaf_text(o.category, o.caption)
                                     for o in islice(world.objects(), 20_000)))[:2048]
-    start = time.perf_counter()
-    shared.embed_uncached(leaf_texts)
-    raw_before = len(leaf_texts) / (time.perf_counter() - start)
+    raw_before = _raw_rates(shared, leaf_texts, 1)[0]
     misses, busy = shared.misses, shared.busy_s
     ingest_s, count = _ingest_batches(memory, world.observations(), config.ingest_batch_size)
     embedded = shared.misses - misses
@@ -166,7 +164,7 @@ def _build_and_query(world: SyntheticWorld, config: MemoryConfig, shared: Cached
     texts = shared.cached_texts()
     sample = [texts[i] for i in rng.choice(len(texts), size=min(2048, len(texts)), replace=False)]
     figures["embedder_raw_texts_per_s_passes"] = _raw_rates(shared, sample, 3)
-    figures["embedder_raw_leaf_texts_per_s_before_ingest"] = round(raw_before, 1)
+    figures["embedder_raw_leaf_texts_per_s_before_ingest"] = raw_before
     stats = memory.stats()
     figures["observations"] = count
     figures["leaves"] = stats.leaves
@@ -176,7 +174,6 @@ def _build_and_query(world: SyntheticWorld, config: MemoryConfig, shared: Cached
     figures["ingest_s"] = round(ingest_s, 2)
     figures["ingest_obs_per_s"] = round(count / ingest_s, 1)
     figures["ingest_leaves_per_s"] = round(stats.leaves / ingest_s, 1)
-    _ingest_ratios(figures)
     figures["index"] = stats.index
     gc.collect()
     figures["rss_after_build_mib"] = _rss_mib().get("VmRSS")

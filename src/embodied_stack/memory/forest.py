@@ -32,6 +32,7 @@ import numpy as np
 from embodied_stack.memory.clustering import cluster_nodes
 from embodied_stack.memory.config import MemoryConfig
 from embodied_stack.memory.embedders import Embedder
+from embodied_stack.memory.keyindex import top_per_group
 from embodied_stack.memory.leaves import Interner, LeafTable
 from embodied_stack.memory.nodes import BUILDING, ROOM, SITE, ZONE, ChildNames, NodeTable
 from embodied_stack.memory.summarise import NodeDigest, Summariser
@@ -374,9 +375,7 @@ class Forest:
         half = leaves.extent[members] / 2.0
         centroid = np.add.reduceat(pos, starts, axis=0) / sizes[:, None]
         distance = np.linalg.norm(pos - centroid[seg], axis=1)
-        # First of each zone by (distance, member order): np.argmin's choice within a zone.
-        order = np.lexsort((np.arange(len(members)), distance, seg))
-        first = order[starts]
+        first = top_per_group(seg, -distance, 1)  # the nearest of each zone (np.argmin's choice)
         nodes.position[zones] = pos[first]
         nodes.medoid[zones] = members[first]
         nodes.centroid[zones] = centroid
@@ -391,9 +390,7 @@ class Forest:
         per_zone: list[dict[str, int]] = [{} for _ in range(len(zones))]
         for (z, c), k in zip(pairs.tolist(), counts.tolist(), strict=True):
             per_zone[z][categories[c]] = k
-        # The 4 most confident members of each zone, ties in member order.
-        ranked = np.lexsort((np.arange(len(members)), -leaves.best_conf[members], seg))
-        best = ranked[(np.arange(len(members)) - starts[seg[ranked]]) < 4]
+        best = top_per_group(seg, leaves.best_conf[members], 4)  # ties in member order
         rooms = leaves.room[members[starts]].tolist()
         captions: dict[int, list[str]] = {z: [] for z in zones.tolist()}
         zone_ids = zones.tolist()

@@ -1,9 +1,10 @@
-"""Ids grouped by an integer key that never changes once set, for lookups that must not scan.
+"""Ids grouped by an integer key, for lookups and rankings that must not loop over groups.
 
 A query asks for "every leaf of these categories"; at a million leaves a scan of the category
 column costs milliseconds per query. :class:`KeyIndex` keeps a stable sort of the keys of ids
 ``0..n-1`` plus an unsorted tail of the ids appended since, and re-sorts when the tail grows
 past an eighth of the whole (amortised O(log n) per id), so a lookup costs O(matches + tail).
+:func:`top_per_group` ranks within many groups at once.
 """
 
 from __future__ import annotations
@@ -40,3 +41,12 @@ class KeyIndex:
         head = np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
         tail = np.arange(done, n, dtype=np.int64)
         return np.concatenate([head, tail[np.isin(keys[done:n], wanted)]])
+
+
+def top_per_group(group: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` best scores of each group (ties: the earlier index first), grouped by
+    group id in ascending order and best first within a group."""
+    order = np.lexsort((np.arange(len(scores)), -scores, group))
+    grouped = group[order]
+    rank = np.arange(len(order)) - np.searchsorted(grouped, grouped, side="left")
+    return order[rank < k]

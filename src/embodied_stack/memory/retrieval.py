@@ -28,6 +28,7 @@ import numpy as np
 
 from embodied_stack.memory.embedders import cosines
 from embodied_stack.memory.errors import QueryError
+from embodied_stack.memory.keyindex import top_per_group
 from embodied_stack.memory.knowledge import KnowledgeMatcher
 from embodied_stack.memory.nodes import BUILDING, ROOM, SITE, ZONE
 from embodied_stack.memory.results import QueryKind
@@ -225,7 +226,7 @@ class Retriever:
             if zone.any():
                 kids, owner = self._children(frontier[zone])
                 kid_scores = cosines(self.m.leaves.vectors(kids), q)
-                reached.append(kids[_top_per_owner(owner, kid_scores, cfg.beam_width)])
+                reached.append(kids[top_per_group(owner, kid_scores, cfg.beam_width)])
             kids, owner = self._children(frontier[~zone])
             if len(kids) == 0:
                 break
@@ -236,7 +237,7 @@ class Retriever:
             if self.scorer is not None and query:
                 texts = [nodes.info[c].text for c in kids.tolist()]
                 kid_scores = kid_cos + np.asarray(self.scorer.score(query, texts), dtype=np.float32)
-            best = _top_per_owner(owner, kid_scores, cfg.beam_width)
+            best = top_per_group(owner, kid_scores, cfg.beam_width)
             frontier = kids[best][np.argsort(-kid_scores[best], kind="stable")[: cfg.beam_max_frontier]]
         leaves = np.unique(np.concatenate(reached)) if reached else empty
         return np.concatenate(scored_ids), np.concatenate(scored_cos), leaves
@@ -347,12 +348,17 @@ class Retriever:
         order = np.lexsort((ids, -score))[:k]
         return Ranked(ids[order], score[order], True)
 
+    def _activity_by_type(self, q: np.ndarray) -> np.ndarray:
+        """Per room type of the forest: the best match between the query and one of its
+        activities (-1 when the table knows none)."""
+        activity = self.matcher().activity(q)
+        return np.array([activity.get(t, -1.0) for t in self.m.forest.nodes.room_types], dtype=np.float64)
+
     def _room_activity(self, q: np.ndarray, rooms: np.ndarray) -> np.ndarray:
         """Per room node: the best match between the query and an activity of its room type,
         scaled by how sure the room's type is (its cosine where the type is unknown)."""
         nodes = self.m.forest.nodes
-        activity = self.matcher().activity(q)
-        by_type = np.array([activity.get(t, -1.0) for t in nodes.room_types] + [-1.0])
+        by_type = np.append(self._activity_by_type(q), -1.0)
         act = by_type[nodes.room_type[rooms]] * nodes.room_confidence[rooms]
         return np.where(nodes.room_type[rooms] >= 0, act, cosines(nodes.vectors(rooms), q))
 
@@ -365,8 +371,7 @@ class Retriever:
         m, cfg = self.m, self.m.config
         nodes = m.forest.nodes
         scored, scored_cos, _ = self.beam(q, query)
-        activity = self.matcher().activity(q)
-        by_type = np.array([activity.get(t, -1.0) for t in nodes.room_types])
+        by_type = self._activity_by_type(q)
         wanted = [i for i, t in enumerate(nodes.room_types) if t in room_types]
         wanted += [int(i) for i in np.argsort(-by_type, kind="stable")[:3]] if len(by_type) else []
         rooms = nodes.ids(ROOM)
@@ -411,11 +416,3 @@ class Retriever:
             key = -cosines(nodes.vectors(rooms), q)
         return rooms[np.argpartition(key, cap - 1)[:cap]]
 
-
-def _top_per_owner(owner: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` best scores of each owner (ties: the earlier index first), grouped by
-    owner in ascending order and best first within a group."""
-    order = np.lexsort((np.arange(len(scores)), -scores, owner))
-    grouped = owner[order]
-    rank = np.arange(len(order)) - np.searchsorted(grouped, grouped, side="left")
-    return order[rank < k]
