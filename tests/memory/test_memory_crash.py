@@ -77,3 +77,62 @@ def test_sigkill_mid_ingest_loses_at_most_the_batch_in_flight(tmp_path) -> None:
     assert memory.query("where is the bed?").hits
     assert memory.ingest([Observation("bed", (1.0, 1.0, 0.4), caption="a bed after the crash")]).accepted == 1
     memory.close()
+
+
+WORKER_SCRIPT = textwrap.dedent(f"""
+    import sys
+    from embodied_stack.memory.config import MemoryConfig
+    from embodied_stack.memory.semantic_memory import SemanticMemory
+    from embodied_stack.memory.synthetic import SyntheticWorld
+
+    config = MemoryConfig(embedder="hash:64", embed_worker="on", ingest_batch_size={BATCH}, ingest_lookahead=2)
+    memory = SemanticMemory.open("store", root=sys.argv[1], config=config)
+
+    def stream():
+        for i, obs in enumerate(SyntheticWorld(100_000, seed=3, objects_per_room=20).observations()):
+            if i % {BATCH} == 0:
+                print(i // {BATCH}, memory.embedder.worker is not None, flush=True)
+            yield obs
+
+    memory.ingest(stream())  # one long call: read-ahead, embedding worker, late building embeddings
+""")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+def test_sigkill_mid_ingest_with_the_embedding_worker(tmp_path) -> None:
+    script = tmp_path / "ingest.py"
+    script.write_text(WORKER_SCRIPT)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        attached_for = 0
+        for line in proc.stdout:
+            attached_for += line.split()[1] == "True"
+            if attached_for >= 12:
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert attached_for >= 12 and proc.returncode == -signal.SIGKILL
+    db = tmp_path / "store" / DB_NAME
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        observations = conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
+        batches = conn.execute("SELECT COUNT(DISTINCT batch) FROM observations").fetchone()[0]
+    assert observations == BATCH * batches and batches >= 6  # whole batches only
+    config = MemoryConfig(embedder="hash:64", ingest_batch_size=BATCH)
+    memory = SemanticMemory.load("store", root=tmp_path, config=config)
+    nodes = memory.forest.nodes
+    live = nodes.ids()
+    texts = [nodes.info[n].text for n in live.tolist()]
+    upper = nodes.level[live] >= 2
+    # every room, building and site embedding is its text's, whether it landed before the kill or not
+    assert np.array_equal(nodes.embedding[live[upper]], memory.embedder.embed(np.array(texts)[upper].tolist()))
+    assert int(memory.leaves.count[: memory.leaves.n].sum()) == memory.sightings.n == observations
+    assert memory.query("where is the bed?").hits
+    memory.close()
+    with sqlite3.connect(db) as conn:  # repaired rows were written back
+        assert conn.execute("SELECT COUNT(*) FROM nodes WHERE length(embedding) = 0").fetchone()[0] == 0

@@ -39,6 +39,17 @@ class MemoryConfig:
     """Torch threads for batch embedding (0: torch's default); queries always use one thread."""
     ingest_batch_size: int = 1024
     """Observations per committed batch when ``ingest`` gets a long iterable."""
+    ingest_lookahead: int = 8
+    """Batches ``ingest`` reads ahead of the one it fuses, so that the embedding worker can embed
+    their new captions meanwhile (each batch is still committed before the next is fused)."""
+    embed_worker: str = "auto"
+    """Embed in a child process during long ingests, so that fusing, clustering and writing run
+    while the embedder works: "auto" when one ``ingest`` call spans more than ``ingest_lookahead``
+    batches, the embedder is a model loaded from a spec, and a core is left for the rest
+    (``embed_threads`` below the core count, or 0 with 4 cores or more: the worker then takes
+    all but one); "on" from the first batch, for any embedder loaded from a spec (tests); "off"
+    never. The worker stays up until ``close()``; it holds its own copy of the model (about
+    0.6 GB resident with MiniLM)."""
 
     fusion_distance_m: float = 1.0
     """Two sightings of one category closer than this (centre to centre) may be one object."""
@@ -110,8 +121,10 @@ class MemoryConfig:
             if not isinstance(value, (list, tuple)) or len(value) != 3:
                 raise MemoryConfigError(f"{name} must list 3 values (zone, room, building), got {value!r}")
             setattr(self, name, tuple(float(v) for v in value))
-        _positive_int(self, "embed_cache_size", "embed_batch_size", "ingest_batch_size", "beam_width",
-                      "beam_max_frontier", "knn_candidates", "flat_index_max", "ivf_nprobe", "category_candidates")
+        if self.embed_worker not in ("auto", "on", "off"):
+            raise MemoryConfigError(f"embed_worker must be 'auto', 'on' or 'off', got {self.embed_worker!r}")
+        _positive_int(self, "embed_cache_size", "embed_batch_size", "ingest_batch_size", "ingest_lookahead",
+                      "beam_width", "beam_max_frontier", "knn_candidates", "flat_index_max", "ivf_nprobe", "category_candidates")
         if self.context_weight_implicit + self.affordance_weight > 1.0:
             raise MemoryConfigError("context_weight_implicit + affordance_weight must be <= 1, got "
                                     f"{self.context_weight_implicit} + {self.affordance_weight}")

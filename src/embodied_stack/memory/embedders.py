@@ -22,12 +22,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from embodied_stack._deps import require
 from embodied_stack.memory.errors import EmbedderError
+
+if TYPE_CHECKING:
+    from embodied_stack.memory.embed_worker import EmbedWorker
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +99,11 @@ def load_embedder(spec: str | None = None, *, cache_size: int = 200_000, batch_s
             f"unknown embedder {spec!r}: expected 'default', 'minilm', 'hash[:DIM]', a "
             f"sentence-transformers model directory, or a registered scheme ({schemes})"
         )
-    return CachedEmbedder(inner, max_entries=cache_size, batch_size=batch_size)
+    cached = CachedEmbedder(inner, max_entries=cache_size, batch_size=batch_size)
+    if spec.startswith("hash") or spec in ("default", "minilm") or Path(spec).is_dir() \
+            or spec.split(":", 1)[0] in _LAZY_SCHEMES:
+        cached.spec = (spec, threads)
+    return cached
 
 
 class SentenceTransformerEmbedder:
@@ -203,8 +210,12 @@ class CachedEmbedder:
     Cached vectors are kept as float16 rows of one growing slab (half the memory, no per-entry
     array objects), and every vector :meth:`embed` returns is rounded through float16, so a text
     gives bit-identical values whether it was cached or not (the memory stores float16 anyway).
-    ``hits`` and ``misses`` count texts since construction, and ``busy_s`` the seconds spent
-    embedding the misses (benchmarks read them).
+    ``hits`` and ``misses`` count texts since construction (a miss is a text embedded), and
+    ``busy_s`` the seconds spent embedding the misses (benchmarks read them).
+
+    With an :class:`~embodied_stack.memory.embed_worker.EmbedWorker` attached, misses are
+    embedded in the worker's process instead, and :meth:`prefetch` queues texts there ahead of
+    their use; a worker that fails is detached with a warning and embedding goes on here.
     """
 
     def __init__(self, inner: Embedder, *, max_entries: int = 200_000, batch_size: int = 32) -> None:
@@ -219,6 +230,11 @@ class CachedEmbedder:
         self.hits = 0
         self.misses = 0
         self.busy_s = 0.0
+        # (spec, threads) that rebuild the inner embedder in another process; set by load_embedder
+        self.spec: tuple[str, int] | None = None
+        self.worker: EmbedWorker | None = None
+        self._pending: dict[str, int] = {}  # text -> the worker job embedding it
+        self._jobs: dict[int, list[str]] = {}
 
     @property
     def dim(self) -> int:
@@ -235,7 +251,107 @@ class CachedEmbedder:
         """The texts in the cache, least recently used first."""
         return list(self._rows)
 
+    # --- the worker ---------------------------------------------------------------------
+
+    def attach(self, worker: EmbedWorker) -> None:
+        """Embed misses in ``worker`` (ready, and built from this embedder's spec) from now on."""
+        if worker.dim != self.dim or worker.name != self.name:
+            raise EmbedderError(f"the embedding worker runs {worker.name!r} ({worker.dim}-d), "
+                                f"not {self.name!r} ({self.dim}-d)")
+        self.detach()
+        self.worker = worker
+
+    def detach(self) -> EmbedWorker | None:
+        """Stop using the worker (texts queued there and not yet back are forgotten)."""
+        worker, self.worker = self.worker, None
+        self.misses -= len(self._pending)
+        self._pending.clear()
+        self._jobs.clear()
+        return worker
+
+    def prefetch(self, texts: Sequence[str]) -> int:
+        """Queue the texts not cached yet in the worker (no-op without one); returns how many."""
+        if self.worker is None:
+            return 0
+        self._absorb()
+        new = [t for t in dict.fromkeys(texts) if t not in self._rows and t not in self._pending]
+        if new and self._submit(new, urgent=False) is not None:
+            return len(new)
+        return 0
+
+    def _submit(self, texts: list[str], *, urgent: bool) -> int | None:
+        try:
+            job = self.worker.submit(texts, urgent=urgent)  # type: ignore[union-attr]
+        except EmbedderError as err:
+            self._worker_failed(err)
+            return None
+        self._jobs[job] = texts
+        for text in texts:
+            self._pending[text] = job
+        self.misses += len(texts)
+        return job
+
+    def _worker_failed(self, err: Exception) -> None:
+        log.warning("%s; embedding in this process from now on", err)
+        worker = self.detach()
+        if worker is not None:
+            worker.close(timeout=2.0)
+
+    def _take(self, job: int, vectors: np.ndarray, seconds: float) -> dict[str, np.ndarray]:
+        """Cache a finished job's vectors; returns them by text."""
+        self.busy_s += seconds
+        got = {}
+        for text, vector in zip(self._jobs.pop(job, ()), vectors, strict=False):
+            if self._pending.get(text) == job:
+                del self._pending[text]
+                self._store(text, vector)
+                got[text] = vector
+        return got
+
+    def _absorb(self) -> None:
+        """Cache whatever the worker has finished."""
+        if self.worker is None:
+            return
+        try:
+            for job, vectors, seconds in self.worker.completed():
+                self._take(job, vectors, seconds)
+        except EmbedderError as err:
+            self._worker_failed(err)
+
+    def _embed_in_worker(self, unique: list[str]) -> dict[str, np.ndarray] | None:
+        """Embed texts that are not cached through the worker (and cache them); None if it failed."""
+        waiting = {self._pending[t] for t in unique if t in self._pending}
+        rest = [t for t in unique if t not in self._pending]
+        if rest:
+            job = self._submit(rest, urgent=True)
+            if job is None:
+                return None
+            waiting.add(job)
+        got: dict[str, np.ndarray] = {}
+        try:
+            for job in sorted(waiting):
+                got.update(self._take(job, *self.worker.result(job)))  # type: ignore[union-attr]
+        except EmbedderError as err:
+            self._worker_failed(err)
+            return None
+        return got if all(t in got for t in unique) else None
+
+    def embed_later(self, texts: Sequence[str]) -> Callable[[], np.ndarray]:
+        """Start embedding ``texts``; the function returned gives what :meth:`embed` would. With
+        a worker the caller can do other work meanwhile; without one, they are embedded now."""
+        if self.worker is None:
+            vectors = self.embed(texts)
+            return lambda: vectors
+        self._absorb()
+        new = [t for t in dict.fromkeys(texts) if t not in self._rows and t not in self._pending]
+        if new:
+            self._submit(new, urgent=True)
+        return lambda: self.embed(texts)
+
+    # --- embedding ------------------------------------------------------------------------
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self._absorb()
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing: dict[str, list[int]] = {}
         found_rows, found_at = [], []
@@ -250,6 +366,10 @@ class CachedEmbedder:
         if found_rows:
             out[found_at] = self._slab[found_rows]
         self.hits += len(found_rows)
+        if missing and self.worker is not None and (got := self._embed_in_worker(list(missing))) is not None:
+            for text, places in missing.items():
+                out[places] = got[text]
+            missing = {}
         if missing:
             unique = list(missing)
             self.misses += len(unique)
@@ -288,6 +408,8 @@ class CachedEmbedder:
         return _normalise(vectors.astype(np.float32, copy=False))
 
     def clear(self) -> None:
+        self._pending.clear()
+        self._jobs.clear()
         self._rows.clear()
         self._free.clear()
         self._slab = np.zeros((0, self.dim), dtype=np.float16)

@@ -24,7 +24,7 @@ compute at scale); rooms and above embed their summary text.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,6 +48,9 @@ class ChangeSet:
 
     upserted: set[int] = field(default_factory=set)
     deleted: set[int] = field(default_factory=set)
+    late: tuple[np.ndarray, Callable[[], np.ndarray]] | None = None
+    """With ``refresh(defer=True)``: the building and site nodes whose embeddings are still
+    being computed, and the function that waits for them (the caller sets them)."""
 
     def merge(self, other: ChangeSet) -> None:
         self.upserted = (self.upserted | other.upserted) - other.deleted
@@ -119,6 +122,7 @@ class Forest:
         self._member_buckets = {level: _Buckets() for level in (ZONE, ROOM, BUILDING)}
         self._node_buckets = {level: _Buckets() for level in (ZONE, ROOM, BUILDING, SITE)}
         self._count_vectors: dict[int, np.ndarray] = {}
+        self._overlapped = False
 
     def reindex(self) -> None:
         """Rebuild the partition buckets from the columns (after loading from a store)."""
@@ -149,8 +153,30 @@ class Forest:
 
     # --- incremental update ---------------------------------------------------------------
 
-    def refresh(self, dirty_leaves: np.ndarray | None = None, *, full: bool = False) -> ChangeSet:
-        """Re-cluster, re-summarise and re-embed what the dirty leaves touch (or everything)."""
+    def refresh(self, dirty_leaves: np.ndarray | None = None, *, full: bool = False,
+                overlap: Callable[[], None] | None = None, defer: bool = False) -> ChangeSet:
+        """Re-cluster, re-summarise and re-embed what the dirty leaves touch (or everything).
+
+        ``overlap``: work unrelated to the forest, run (once) while the room texts embed, when
+        the embedder can embed elsewhere meanwhile (an embedding worker). ``defer``: leave the
+        building and site embeddings to the caller (``ChangeSet.late``; nothing in the forest
+        clusters on them), which can go on working while they embed.
+        """
+        changes = self._refresh(dirty_leaves, full=full, overlap=overlap, defer=defer)
+        if overlap is not None and not self._overlapped:
+            overlap()
+        return changes
+
+    def _embed_later(self, texts: list[str]) -> Callable[[], np.ndarray]:
+        later = getattr(self.embedder, "embed_later", None)
+        if later is not None:
+            return later(texts)
+        vectors = self.embedder.embed(texts)
+        return lambda: vectors
+
+    def _refresh(self, dirty_leaves: np.ndarray | None, *, full: bool, overlap: Callable[[], None] | None,
+                 defer: bool) -> ChangeSet:
+        self._overlapped = False
         self.grow_leaf_columns()
         n = self.leaves.n
         changes = ChangeSet()
@@ -180,7 +206,11 @@ class Forest:
             touched, deleted = self._reconcile(level, codes, changed)
             texts = self._update(level, touched)
             if level == ROOM:
-                self.nodes.set_embeddings(touched, self.embedder.embed(texts))
+                vectors = self._embed_later(texts)
+                if overlap is not None:
+                    self._overlapped = True
+                    overlap()
+                self.nodes.set_embeddings(touched, vectors())
             elif level > ROOM:
                 pending.append((touched, texts))
             changes.upserted.update(touched.tolist())
@@ -200,7 +230,11 @@ class Forest:
             changed = touched
         if pending:
             ids = np.concatenate([ids for ids, _ in pending])
-            self.nodes.set_embeddings(ids, self.embedder.embed([t for _, texts in pending for t in texts]))
+            vectors = self._embed_later([t for _, texts in pending for t in texts])
+            if defer:
+                changes.late = (ids, vectors)
+            else:
+                self.nodes.set_embeddings(ids, vectors())
         self.leaves.clustered_at[dirty] = self.leaves.position[dirty]
         self.nodes.version += 1
         return changes

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Collection
 from itertools import islice
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,8 @@ def leaf_rows(memory: SemanticMemory, ids: np.ndarray) -> list[tuple]:
     return list(zip(*[c.tolist() for c in columns], strict=True))
 
 
-def node_rows(memory: SemanticMemory, ids: list[int]) -> list[tuple]:
+def node_rows(memory: SemanticMemory, ids: list[int], pending: Collection[int] = ()) -> list[tuple]:
+    """Node rows; those in ``pending`` without their embedding (an empty blob)."""
     nodes, vocab = memory.forest.nodes, memory.vocab
     rows = []
     for node in ids:
@@ -64,15 +66,27 @@ def node_rows(memory: SemanticMemory, ids: list[int]) -> list[tuple]:
             *nodes.position[node].tolist(), *nodes.centroid[node].tolist(), *nodes.bbox_min[node].tolist(),
             *nodes.bbox_max[node].tolist(), int(nodes.n_leaves[node]), int(nodes.medoid[node]),
             vocab.rooms[info.room] if info.room >= 0 else None, info.room_type, info.room_confidence, info.name, info.summary, info.text,
-            json.dumps(info.category_counts, sort_keys=True), np.ascontiguousarray(nodes.embedding[node]).tobytes(),
+            json.dumps(info.category_counts, sort_keys=True),
+            b"" if node in pending else np.ascontiguousarray(nodes.embedding[node]).tobytes(),
         ))
     return rows
 
 
+def write_embeddings(conn: sqlite3.Connection, memory: SemanticMemory, ids: list[int]) -> None:
+    """Write the embeddings of nodes whose rows are already there."""
+    embedding = memory.forest.nodes.embedding
+    conn.executemany("UPDATE nodes SET embedding = ? WHERE id = ?",
+                     [(np.ascontiguousarray(embedding[n]).tobytes(), n) for n in ids])
+
+
 def write_batch(store: MemoryStore, memory: SemanticMemory, *, leaves: np.ndarray, upserted: set[int],
-                deleted: set[int], batch: int, own: bool = True) -> None:
+                deleted: set[int], batch: int, own: bool = True,
+                before_nodes: Callable[[sqlite3.Connection], None] | None = None,
+                pending: Collection[int] = ()) -> None:
     """Commit one ingest batch: its observations, the leaves it touched, the nodes it changed
-    (``own``: into the memory's own store, whose committed edges it remembers)."""
+    (``own``: into the memory's own store, whose committed edges it remembers). ``before_nodes``
+    runs inside the transaction just before the node rows are written; nodes in ``pending``
+    have their embedding still in flight and are written without one (see :func:`load_all`)."""
     log = memory.sightings
     with store.transaction() as conn:
         _write_vocab(conn, memory)
@@ -87,7 +101,9 @@ def write_batch(store: MemoryStore, memory: SemanticMemory, *, leaves: np.ndarra
             for row in range(done, texts.n)))
         memory.committed_vocab["texts"] = texts.n
         _write_leaves(conn, memory, leaves)
-        remember, forget = _write_nodes(conn, memory, upserted, deleted, diff=own)
+        if before_nodes is not None:
+            before_nodes(conn)
+        remember, forget = _write_nodes(conn, memory, upserted, deleted, diff=own, pending=pending)
         tracks = [(t, int(memory.leaves.tracks[t])) for r in rows.tolist()
                   if (t := log.extras.get(r, {}).get("object_id")) is not None]
         conn.executemany("INSERT OR IGNORE INTO tracks VALUES (?, ?)", tracks)
@@ -123,7 +139,7 @@ def _write_vocab(conn: sqlite3.Connection, memory: SemanticMemory) -> None:
 
 
 def _write_nodes(conn: sqlite3.Connection, memory: SemanticMemory, upserted: set[int], deleted: set[int], *,
-                 diff: bool) -> tuple[dict[int, np.ndarray], set[int]]:
+                 diff: bool, pending: Collection[int] = ()) -> tuple[dict[int, np.ndarray], set[int]]:
     """Write node rows and their edges; with ``diff``, a node whose committed edges are known
     gets only the edges that changed. Returns the edge lists to remember once this commits, and
     the nodes to forget."""
@@ -134,7 +150,7 @@ def _write_nodes(conn: sqlite3.Connection, memory: SemanticMemory, upserted: set
     conn.executemany("DELETE FROM edges WHERE parent = ?", whole)
     conn.executemany("DELETE FROM nodes WHERE id = ?", [(n,) for n in sorted(deleted)])
     for start in range(0, len(live), _CHUNK):
-        conn.executemany(_insert("nodes", _NODE_FIELDS), node_rows(memory, live[start:start + _CHUNK]))
+        conn.executemany(_insert("nodes", _NODE_FIELDS), node_rows(memory, live[start:start + _CHUNK], pending))
     old_new = [(n, known[n], nodes.info[n].children) for n in live if n in known]
     removed = ((n, int(nodes.level[n] == ZONE), c) for n, old, new in old_new
                for c in np.setdiff1d(old, new, assume_unique=True).tolist())
@@ -180,8 +196,10 @@ def write_nodes(store: MemoryStore, memory: SemanticMemory, upserted: set[int], 
     _remember_edges(memory, remember, forget)
 
 
-def load_all(store: MemoryStore, memory: SemanticMemory) -> None:
-    """Fill an empty memory from a store; inconsistent rows raise CorruptStoreError."""
+def load_all(store: MemoryStore, memory: SemanticMemory) -> list[int]:
+    """Fill an empty memory from a store; inconsistent rows raise CorruptStoreError. Returns the
+    nodes that were stored without their embedding (a writer stopped while it was in flight)
+    and got it from their text here; the caller writes them back."""
     where = store.db_path
     vocab = memory.vocab
     for kind, interner in (("category", vocab.categories), ("caption", vocab.captions), ("room", vocab.rooms)):
@@ -225,11 +243,12 @@ def load_all(store: MemoryStore, memory: SemanticMemory) -> None:
         memory.forest.leaf_key[rows] = numbers[:, 20].astype(np.int64)
     _check_ids(where, "leaf", memory.leaves.category[: memory.leaves.n], len(vocab.categories))
     _check_ids(where, "caption", memory.leaves.caption[: memory.leaves.n], len(vocab.captions))
-    _load_nodes(store, memory)
+    unembedded = _load_nodes(store, memory)
     memory.forest.reindex()
     _load_sightings(store, memory)
     for chunk in store.select("SELECT object_id, leaf FROM tracks"):
         memory.leaves.tracks.update({t: int(leaf) for t, leaf in chunk})
+    return unembedded
 
 
 def _check_ids(where: object, what: str, ids: np.ndarray, size: int) -> None:
@@ -237,10 +256,13 @@ def _check_ids(where: object, what: str, ids: np.ndarray, size: int) -> None:
         raise CorruptStoreError(f"{where}: a {what} refers to a vocabulary entry that does not exist")
 
 
-def _load_nodes(store: MemoryStore, memory: SemanticMemory) -> None:
+def _load_nodes(store: MemoryStore, memory: SemanticMemory) -> list[int]:
+    """Load nodes and edges; returns the buildings and sites stored without an embedding, which
+    get one from their text here."""
     where = store.db_path
     nodes = memory.forest.nodes
     dim = nodes.dim
+    unembedded: list[int] = []
     for chunk in store.select(f"SELECT {', '.join(_NODE_FIELDS)} FROM nodes ORDER BY id"):
         for row in chunk:
             node_id, level, key, upkey = (int(v) for v in row[:4])
@@ -259,9 +281,12 @@ def _load_nodes(store: MemoryStore, memory: SemanticMemory) -> None:
             if not 0 <= row[17] < memory.leaves.n:
                 raise CorruptStoreError(f"{where}: node {node_id} names a missing medoid leaf {row[17]}")
             room, room_type, room_conf, name, summary, text, categories, blob = row[18:26]
-            if len(blob) != dim * 2:
+            if len(blob) == 0 and level > ROOM:
+                unembedded.append(node_id)  # its embedding was in flight when the writer stopped
+            elif len(blob) != dim * 2:
                 raise CorruptStoreError(f"{where}: node {node_id} embedding is not {dim} float16 values")
-            nodes.embedding[node_id] = np.frombuffer(blob, dtype=np.float16)
+            else:
+                nodes.embedding[node_id] = np.frombuffer(blob, dtype=np.float16)
             info = NodeInfo(children=np.zeros(0, dtype=np.int64))
             nodes.info[node_id] = info
             info.name, info.summary, info.text, info.room_type = name, summary, text, room_type
@@ -280,6 +305,8 @@ def _load_nodes(store: MemoryStore, memory: SemanticMemory) -> None:
                 raise CorruptStoreError(f"{where}: node {parent} has a missing child {child}")
             children.setdefault(parent, []).append(child)
     nodes.version += 1
+    if unembedded:
+        nodes.embedding[unembedded] = memory.embedder.embed([nodes.info[n].text for n in unembedded])
     upper = nodes.ids()[nodes.level[nodes.ids()] >= ROOM]
     nodes.set_embeddings(upper, nodes.embedding[upper])
     forest = memory.forest
@@ -292,6 +319,7 @@ def _load_nodes(store: MemoryStore, memory: SemanticMemory) -> None:
             forest.leaf_parent[array] = parent
         else:
             nodes.parent[array] = parent
+    return unembedded
 
 
 def _load_sightings(store: MemoryStore, memory: SemanticMemory) -> None:

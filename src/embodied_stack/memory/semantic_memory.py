@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,14 @@ import numpy as np
 from embodied_stack.memory import persist
 from embodied_stack.memory.answering import Answerer, build_hits, template_answer, temporal_query
 from embodied_stack.memory.config import MemoryConfig
+from embodied_stack.memory.embed_worker import EmbedWorker
 from embodied_stack.memory.embedders import CachedEmbedder, Embedder, load_embedder
-from embodied_stack.memory.errors import InvalidObservationError, QueryError, StoreError
+from embodied_stack.memory.errors import (
+    EmbedderError,
+    InvalidObservationError,
+    QueryError,
+    StoreError,
+)
 from embodied_stack.memory.forest import Forest, Vocab
 from embodied_stack.memory.index import VectorIndex
 from embodied_stack.memory.knowledge import Knowledge, default_knowledge, normalize_phrase
@@ -43,6 +51,9 @@ from embodied_stack.memory.types import Observation, screen_observations, valida
 from embodied_stack.sim.env import Pose2D
 
 log = logging.getLogger(__name__)
+
+# (category, caption) -> (normalised category, caption, leaf text) of one batch
+_Texts = dict[tuple[str, str], tuple[str, str, str]]
 
 
 class SemanticMemory:
@@ -86,6 +97,12 @@ class SemanticMemory:
         self._index_dirty = False
         self._batches = 0
         self._notes: dict[str, Any] = {}
+        # None: not started; False: failed (embed here from now on)
+        self._worker: EmbedWorker | bool | None = None
+        # building/site embeddings in flight: (batch, node ids, wait for vectors), oldest first,
+        # and the batch of each node's newest one
+        self._late: deque[tuple[int, np.ndarray, Callable[[], np.ndarray]]] = deque()
+        self._late_node: dict[int, int] = {}
 
     # --- persistence ----------------------------------------------------------------------
 
@@ -110,7 +127,12 @@ class SemanticMemory:
                 raise StoreError(f"{directory}: built with embedder {meta.get('embedder')!r} "
                                  f"({meta.get('dim')}-d) but this memory uses {memory.embedder.name!r} "
                                  f"({memory.embedder.dim}-d); open it with the same embedder")
-            persist.load_all(store, memory)
+            unembedded = persist.load_all(store, memory)
+            if unembedded:
+                log.warning("%s: %d building/site embeddings were in flight when it was last written; "
+                            "embedded again from their texts", directory, len(unembedded))
+                with store.transaction() as conn:
+                    persist.write_embeddings(conn, memory, unembedded)
             memory._store = store
             memory._load_index()
             memory._batches = int(meta.get("batches", 0))
@@ -187,7 +209,9 @@ class SemanticMemory:
                 self._store.set_meta(conn, {"notes": merged})
 
     def close(self) -> None:
-        """Write the index file (when it changed) and close the store. Safe to call twice."""
+        """Stop the embedding worker, write the index file (when it changed) and close the
+        store. Safe to call twice."""
+        self.stop_embed_worker()
         if self._store is not None:
             if self._index_dirty:
                 self._write_index()
@@ -206,10 +230,36 @@ class SemanticMemory:
         """Fuse observations into leaves and update the branches they touch, batch by batch.
 
         Bad observations are rejected (with the reason) and never reach the leaves or the store.
+        Each batch is committed before the next one is fused. A long call reads a few batches
+        ahead and, with an embedding worker (``config.embed_worker``), has their new captions
+        embedded in the worker's process while it fuses and clusters the current one.
         """
         start = time.perf_counter()
         misses = self.embedder.misses
         report = IngestReport()
+        lookahead = self.config.ingest_lookahead if self._worker_possible() else 0
+        ahead: deque[tuple[list[Observation], _Texts]] = deque()
+        try:
+            for batch in self._screened_batches(observations, report):
+                ahead.append((batch, self._batch_texts(batch)))
+                if lookahead:
+                    self._feed_worker(ahead)
+                if len(ahead) > lookahead:
+                    self._ingest_batch(*ahead.popleft(), report)
+            while ahead:
+                self._ingest_batch(*ahead.popleft(), report)
+        finally:
+            self._land_all()
+        report.rejected.sort(key=lambda r: r.index)
+        report.texts_embedded = self.embedder.misses - misses
+        report.duration_s = time.perf_counter() - start
+        if report.rejected:
+            log.warning("rejected %d observation(s); first: %s", len(report.rejected), report.rejected[0].reason)
+        return report
+
+    def _screened_batches(self, observations: Iterable[Observation | Mapping[str, Any]],
+                          report: IngestReport) -> Iterator[list[Observation]]:
+        """Batches of valid observations (the others go to ``report.rejected`` with the reason)."""
         batch: list[Observation] = []
         where: list[int] = []
         for index, item in enumerate(observations):
@@ -226,19 +276,15 @@ class SemanticMemory:
                 except InvalidObservationError as err:
                     report.rejected.append(RejectedObservation(index, str(err)))
             if len(batch) >= self.config.ingest_batch_size:
-                self._screen_and_ingest(batch, where, report)
+                if screened := self._screen(batch, where, report):
+                    yield screened
                 batch, where = [], []
-        if batch:
-            self._screen_and_ingest(batch, where, report)
-        report.rejected.sort(key=lambda r: r.index)
-        report.texts_embedded = self.embedder.misses - misses
-        report.duration_s = time.perf_counter() - start
-        if report.rejected:
-            log.warning("rejected %d observation(s); first: %s", len(report.rejected), report.rejected[0].reason)
-        return report
+        if batch and (screened := self._screen(batch, where, report)):
+            yield screened
 
-    def _screen_and_ingest(self, batch: list[Observation], where: list[int], report: IngestReport) -> None:
-        """Drop observations that fail validation (built around the dataclass), ingest the rest."""
+    @staticmethod
+    def _screen(batch: list[Observation], where: list[int], report: IngestReport) -> list[Observation]:
+        """Drop observations that fail validation (built around the dataclass)."""
         ok = screen_observations(batch)
         if not ok.all():
             for row in np.flatnonzero(~ok).tolist():
@@ -248,8 +294,87 @@ class SemanticMemory:
                 except (InvalidObservationError, TypeError, ValueError) as err:
                     report.rejected.append(RejectedObservation(where[row], str(err)))
             batch = [obs for obs, good in zip(batch, ok.tolist(), strict=True) if good]
-        if batch:
-            self._ingest_batch(batch, report)
+        return batch
+
+    def _batch_texts(self, batch: list[Observation]) -> _Texts:
+        """(category, caption) -> (normalised category, caption, leaf text), each composed once: a
+        batch sees each object a few times."""
+        texts = {}
+        for raw in dict.fromkeys((o.category, o.caption) for o in batch):
+            category, caption = normalize_phrase(raw[0]), " ".join(raw[1].split())
+            texts[raw] = (category, caption, self.knowledge.leaf_text(category, caption))
+        return texts
+
+    # --- the embedding worker -------------------------------------------------------------
+
+    def _worker_possible(self) -> bool:
+        mode, spec = self.config.embed_worker, self.embedder.spec
+        if mode == "off" or spec is None or self._worker is False:
+            return False
+        if mode == "on":
+            return True
+        # "auto": a model, and a core left for the bookkeeping without taking the embedder's
+        # threads (torch's default takes every core: then only where there are 4 or more).
+        cores = os.cpu_count() or 1
+        threads = spec[1]
+        return not spec[0].startswith("hash") and (0 < threads < cores or (threads == 0 and cores >= 4))
+
+    def _worker_threads(self) -> int:
+        """The worker's torch threads: the embedder's setting, or all cores but one."""
+        threads = self.embedder.spec[1] if self.embedder.spec else 0
+        return threads or max(1, (os.cpu_count() or 2) - 1)
+
+    def _feed_worker(self, ahead: deque[tuple[list[Observation], _Texts]]) -> None:
+        """Start the worker when this call is long enough, attach it once it is ready, and queue
+        the newest batch's leaf texts in it (all of the batches read ahead, the first time)."""
+        embedder = self.embedder
+        if embedder.worker is not None:
+            embedder.prefetch([text for *_, text in ahead[-1][1].values()])
+            return
+        if self._worker is None:
+            if self.config.embed_worker == "auto" and len(ahead) <= self.config.ingest_lookahead:
+                return
+            spec = embedder.spec[0]  # type: ignore[index]
+            self._worker = EmbedWorker(spec, threads=self._worker_threads(), batch_size=self.config.embed_batch_size)
+            try:
+                self._worker.start()
+            except EmbedderError as err:
+                self._drop_worker(err)
+            return
+        if self._worker is False:
+            return
+        if self._worker.failed:  # attached once, and dropped by the embedder since
+            self._worker = False
+            return
+        try:
+            if not self._worker.poll_ready():
+                return
+            embedder.attach(self._worker)
+        except EmbedderError as err:
+            self._drop_worker(err)
+            return
+        log.info("embedding worker ready after %.1f s", self._worker.startup_s or 0.0)
+        for _, texts in ahead:
+            embedder.prefetch([text for *_, text in texts.values()])
+
+    def _drop_worker(self, err: Exception) -> None:
+        log.warning("%s; embedding in this process", err)
+        if isinstance(self._worker, EmbedWorker):
+            self._worker.close(timeout=2.0)
+        self._worker = False
+
+    def stop_embed_worker(self) -> dict[str, Any]:
+        """Stop the embedding worker (if one runs; ``close`` does this too); returns what it
+        reported: its start-up time and peak resident memory."""
+        worker = self._worker
+        if not isinstance(worker, EmbedWorker):
+            return {}
+        if self.embedder.worker is worker:
+            self.embedder.detach()
+        worker.close()
+        self._worker = None
+        return {"startup_s": worker.startup_s, "rss_peak_mib": worker.child_rss_peak_mib,
+                "parent_waited_s": round(worker.wait_s, 3)}
 
     def _room_index(self, room_id: str) -> int:
         index = self.vocab.rooms.add(room_id)
@@ -268,13 +393,8 @@ class SemanticMemory:
         return np.array([self._room_index(r) if r else (self._room_index(g) if g else -1)
                          for r, g in zip(found, given, strict=True)], dtype=np.int32)
 
-    def _ingest_batch(self, batch: list[Observation], report: IngestReport) -> None:
+    def _ingest_batch(self, batch: list[Observation], texts: _Texts, report: IngestReport) -> None:
         vocab = self.vocab
-        # A batch sees each object a few times: normalise and compose each (category, caption) once.
-        texts: dict[tuple[str, str], tuple[str, str, str]] = {}
-        for raw in dict.fromkeys((o.category, o.caption) for o in batch):
-            category, caption = normalize_phrase(raw[0]), " ".join(raw[1].split())
-            texts[raw] = (category, caption, self.knowledge.leaf_text(category, caption))
         rows = [texts[o.category, o.caption] for o in batch]
         categories = [row[0] for row in rows]
         captions = [row[1] for row in rows]
@@ -300,22 +420,65 @@ class SemanticMemory:
                                                              [None] * len(fusion.moved))
         extras = {i: {k: v for k, v in (("object_id", o.object_id), ("attributes", dict(o.attributes))) if v}
                   for i, o in enumerate(batch) if o.object_id or o.attributes}
-        self.sightings.append({
-            "leaf": fusion.leaf_of, "timestamp": columns.timestamp, "confidence": columns.confidence,
-            "category": columns.category, "caption": columns.caption, "room": columns.room,
-            "position": positions, "extent": columns.extent, "source_pose": poses}, extras)
-        self._update_index(fusion.new_leaves, fusion.retexted)
+
+        def log_and_index() -> None:  # independent of the forest: runs while the room texts embed
+            self.sightings.append({
+                "leaf": fusion.leaf_of, "timestamp": columns.timestamp, "confidence": columns.confidence,
+                "category": columns.category, "caption": columns.caption, "room": columns.room,
+                "position": positions, "extent": columns.extent, "source_pose": poses}, extras)
+            self._update_index(fusion.new_leaves, fusion.retexted)
+
         dirty = np.unique(np.concatenate([fusion.new_leaves, fusion.moved, fusion.retexted]))
-        changes = self.forest.refresh(dirty)
+        # With a worker, building and site embeddings land a batch later (see _land_late).
+        deferring = self.embedder.worker is not None
+        changes = self.forest.refresh(dirty, overlap=log_and_index, defer=deferring)
         self._batches += 1
+        for node in changes.deleted:
+            self._late_node.pop(node, None)
+        if changes.late is not None:
+            self._late.append((self._batches, *changes.late))
+            self._late_node.update(dict.fromkeys(changes.late[0].tolist(), self._batches))
         if self._store is not None:
             persist.write_batch(self._store, self, leaves=np.unique(fusion.leaf_of), upserted=changes.upserted,
-                                deleted=changes.deleted, batch=self._batches)
+                                deleted=changes.deleted, batch=self._batches,
+                                before_nodes=lambda conn: self._land_late(conn, keep=1, written=changes.upserted),
+                                pending=self._late_node)
+        else:
+            self._land_late(keep=1)
         report.accepted += len(batch)
         report.merged += fusion.merged
         report.new_leaves += len(fusion.new_leaves)
         report.nodes_changed += len(changes.upserted) + len(changes.deleted)
         report.batches += 1
+
+    def _land_late(self, conn: Any = None, *, keep: int = 0, written: set[int] | frozenset[int] = frozenset()) -> None:
+        """Set the building and site embeddings of all but the last ``keep`` batches that left
+        them in flight, and (with ``conn``, a store transaction) write those of nodes whose rows
+        are not written anyway (``written``). A node re-summarised since gets its newer
+        embedding later; until then its row holds none, and opening the store re-embeds it from
+        its text (after a crash)."""
+        nodes = self.forest.nodes
+        while len(self._late) > keep:
+            batch, ids, vectors = self._late.popleft()
+            values = vectors()
+            mine = np.array([self._late_node.get(n) == batch and bool(nodes.alive[n]) for n in ids.tolist()],
+                            dtype=bool)
+            ids, values = ids[mine], values[mine]
+            nodes.set_embeddings(ids, values)
+            for node in ids.tolist():
+                del self._late_node[node]
+            if conn is not None:
+                persist.write_embeddings(conn, self, [n for n in ids.tolist() if n not in written])
+
+    def _land_all(self) -> None:
+        """Every embedding in flight set, and committed."""
+        if not self._late:
+            return
+        if self._store is None:
+            self._land_late()
+            return
+        with self._store.transaction() as conn:
+            self._land_late(conn)
 
     def _update_index(self, new: np.ndarray, retexted: np.ndarray) -> None:
         if len(retexted):
