@@ -42,31 +42,43 @@ SCRIPT = textwrap.dedent(f"""
 """)
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
-def test_sigkill_mid_ingest_loses_at_most_the_batch_in_flight(tmp_path) -> None:
+def _kill_after(tmp_path, source: str, step, enough: int = 6) -> int:
+    """Run ``source`` on ``tmp_path`` and SIGKILL it once ``step`` (progress so far, a line it
+    printed) reaches ``enough``; returns the progress."""
     script = tmp_path / "ingest.py"
-    script.write_text(SCRIPT)
+    script.write_text(source)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env)
     try:
         seen = 0
         for line in proc.stdout:
-            seen = int(line)
-            if seen >= 6:
+            seen = step(seen, line)
+            if seen >= enough:
                 break
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert seen >= 6 and proc.returncode == -signal.SIGKILL
-    db = tmp_path / "store" / DB_NAME
+    assert seen >= enough and proc.returncode == -signal.SIGKILL
+    return seen
+
+
+def _committed(db) -> tuple[int, int]:
+    """Observations and distinct batches in a store that must pass SQLite's integrity check."""
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         observations = conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
         batches = conn.execute("SELECT COUNT(DISTINCT batch) FROM observations").fetchone()[0]
-    assert observations == BATCH * batches and batches >= seen  # whole batches only
+    return observations, batches
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+def test_sigkill_mid_ingest_loses_at_most_the_batch_in_flight(tmp_path) -> None:
+    progress = _kill_after(tmp_path, SCRIPT, lambda seen, line: int(line))
+    observations, batches = _committed(tmp_path / "store" / DB_NAME)
+    assert observations == BATCH * batches and batches >= progress  # whole batches only
     memory = SemanticMemory.load("store", root=tmp_path, config=MemoryConfig(ingest_batch_size=BATCH),
                                  embedder=HashEmbedder(64))
     assert memory.sightings.n == observations
@@ -100,28 +112,10 @@ WORKER_SCRIPT = textwrap.dedent(f"""
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
 def test_sigkill_mid_ingest_with_the_embedding_worker(tmp_path) -> None:
-    script = tmp_path / "ingest.py"
-    script.write_text(WORKER_SCRIPT)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, env=env)
-    try:
-        attached_for = 0
-        for line in proc.stdout:
-            attached_for += line.split()[1] == "True"
-            if attached_for >= 12:
-                break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert attached_for >= 12 and proc.returncode == -signal.SIGKILL
+    # killed once the worker has been attached for 12 batches read
+    _kill_after(tmp_path, WORKER_SCRIPT, lambda seen, line: seen + (line.split()[1] == "True"), enough=12)
     db = tmp_path / "store" / DB_NAME
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        observations = conn.execute("SELECT COUNT(*) FROM observations").fetchone()[0]
-        batches = conn.execute("SELECT COUNT(DISTINCT batch) FROM observations").fetchone()[0]
+    observations, batches = _committed(db)
     assert observations == BATCH * batches and batches >= 6  # whole batches only
     config = MemoryConfig(embedder="hash:64", ingest_batch_size=BATCH)
     memory = SemanticMemory.load("store", root=tmp_path, config=config)

@@ -23,7 +23,8 @@ Every figure is measured in the same run, against baselines measured in that run
 - resident memory (VmRSS, and the peak VmHWM) from /proc.
 
 Ingest gets the observations in calls of a few dozen batches (as a robot's logs would come in),
-so that with the default ``embed_worker="auto"`` the embedder runs in a child process and the
+so that with ``embed_worker="auto"`` (where a core is left over: ``--threads`` below the core
+count, or the default on 4 cores or more) the embedder runs in a child process and the
 memory's own work overlaps it (see :mod:`embodied_stack.memory.embed_worker`). That is one
 embedding stream with the same thread setting as the raw baseline, plus one core for the
 bookkeeping; the child's start-up time and peak memory are reported (``embed_worker``), and

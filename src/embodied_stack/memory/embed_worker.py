@@ -111,7 +111,6 @@ class EmbedWorker:
         self._inbox: queue.Queue[tuple[dict[str, Any], bytes] | None] = queue.Queue()
         self._results: dict[int, tuple[np.ndarray, float]] = {}
         self._jobs = itertools.count(1)
-        self._sizes: dict[int, int] = {}
         self._dead: str | None = None
         self._reader: threading.Thread | None = None
         self.started_at = 0.0
@@ -223,7 +222,6 @@ class EmbedWorker:
         except (OSError, ValueError) as err:
             self._dead = f"the embedding worker stopped reading ({err})"
             raise EmbedWorkerError(self._dead) from err
-        self._sizes[job] = len(texts)
         return job
 
     def result(self, job: int) -> tuple[np.ndarray, float]:
@@ -233,21 +231,12 @@ class EmbedWorker:
             self._check()
             self._drain(0.5)
         self.wait_s += time.perf_counter() - start
-        self._sizes.pop(job, None)
         return self._results.pop(job)
 
     def completed(self) -> list[tuple[int, np.ndarray, float]]:
         """The jobs finished so far (without waiting)."""
         self._drain(None)
-        done = [(job, *self._results.pop(job)) for job in list(self._results)]
-        for job, *_ in done:
-            self._sizes.pop(job, None)
-        return done
-
-    @property
-    def outstanding(self) -> int:
-        """Texts submitted and not yet returned."""
-        return sum(self._sizes.values())
+        return [(job, *self._results.pop(job)) for job in list(self._results)]
 
     def close(self, timeout: float = 10.0) -> None:
         """Ask the child to stop (it reports its peak memory first), then reap it."""

@@ -271,11 +271,13 @@ class CachedEmbedder:
 
     def prefetch(self, texts: Sequence[str]) -> int:
         """Queue the texts not cached yet in the worker (no-op without one); returns how many."""
-        if self.worker is None:
-            return 0
+        return self._queue(texts, urgent=False) if self.worker is not None else 0
+
+    def _queue(self, texts: Sequence[str], *, urgent: bool) -> int:
+        """Submit the texts neither cached nor on their way already; returns how many went."""
         self._absorb()
         new = [t for t in dict.fromkeys(texts) if t not in self._rows and t not in self._pending]
-        if new and self._submit(new, urgent=False) is not None:
+        if new and self._submit(new, urgent=urgent) is not None:
             return len(new)
         return 0
 
@@ -342,10 +344,7 @@ class CachedEmbedder:
         if self.worker is None:
             vectors = self.embed(texts)
             return lambda: vectors
-        self._absorb()
-        new = [t for t in dict.fromkeys(texts) if t not in self._rows and t not in self._pending]
-        if new:
-            self._submit(new, urgent=True)
+        self._queue(texts, urgent=True)
         return lambda: self.embed(texts)
 
     # --- embedding ------------------------------------------------------------------------

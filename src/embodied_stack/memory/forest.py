@@ -122,7 +122,6 @@ class Forest:
         self._member_buckets = {level: _Buckets() for level in (ZONE, ROOM, BUILDING)}
         self._node_buckets = {level: _Buckets() for level in (ZONE, ROOM, BUILDING, SITE)}
         self._count_vectors: dict[int, np.ndarray] = {}
-        self._overlapped = False
 
     def reindex(self) -> None:
         """Rebuild the partition buckets from the columns (after loading from a store)."""
@@ -162,9 +161,16 @@ class Forest:
         building and site embeddings to the caller (``ChangeSet.late``; nothing in the forest
         clusters on them), which can go on working while they embed.
         """
-        changes = self._refresh(dirty_leaves, full=full, overlap=overlap, defer=defer)
-        if overlap is not None and not self._overlapped:
-            overlap()
+        if overlap is None:
+            return self._refresh(dirty_leaves, full=full, overlap=None, defer=defer)
+        pending = [overlap]
+
+        def once() -> None:
+            if pending:
+                pending.pop()()
+
+        changes = self._refresh(dirty_leaves, full=full, overlap=once, defer=defer)
+        once()  # no room changed: nothing to overlap it with
         return changes
 
     def _embed_later(self, texts: list[str]) -> Callable[[], np.ndarray]:
@@ -176,7 +182,6 @@ class Forest:
 
     def _refresh(self, dirty_leaves: np.ndarray | None, *, full: bool, overlap: Callable[[], None] | None,
                  defer: bool) -> ChangeSet:
-        self._overlapped = False
         self.grow_leaf_columns()
         n = self.leaves.n
         changes = ChangeSet()
@@ -208,7 +213,6 @@ class Forest:
             if level == ROOM:
                 vectors = self._embed_later(texts)
                 if overlap is not None:
-                    self._overlapped = True
                     overlap()
                 self.nodes.set_embeddings(touched, vectors())
             elif level > ROOM:
