@@ -14,7 +14,7 @@ from embodied_stack._deps import available, require
 from embodied_stack.cli import GROUPS, build_parser, main
 from embodied_stack.errors import MissingDependencyError
 from embodied_stack.memory.errors import InvalidObservationError
-from embodied_stack.memory.types import (
+from embodied_stack.types.observations import (
     Observation,
     read_observations_jsonl,
     write_observations_jsonl,

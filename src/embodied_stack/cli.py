@@ -33,10 +33,11 @@ REGISTRARS: tuple[str, ...] = (
     "embodied_stack.sim.cli",
     "embodied_stack.perception.cli",
     "embodied_stack.policy.cli",
-    "embodied_stack.planning.cli",
+    "embodied_stack.eval.nav_cli",
+    "embodied_stack.eval.tasks_cli",
     "embodied_stack.deploy.cli",
     "embodied_stack.bags.cli",
-    "embodied_stack.sim.memory_eval",
+    "embodied_stack.eval.memory_eval",
     "embodied_stack.demo",
 )
 

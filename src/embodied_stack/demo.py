@@ -144,7 +144,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _backends(args: argparse.Namespace, out: Path) -> tuple[Any, str]:
     """The text embedder and the agent spec (torch by default, onnxruntime with --onnx)."""
-    from embodied_stack.memory.embedders import load_embedder
+    from embodied_stack.text.embedders import load_embedder
 
     spec = args.agent or f"policy:{DEFAULT_CHECKPOINT}"
     if args.agent is None and not DEFAULT_CHECKPOINT.is_file():
@@ -176,9 +176,9 @@ def _backends(args: argparse.Namespace, out: Path) -> tuple[Any, str]:
 def _explore(args: argparse.Namespace, out: Path, sim: Any, embedder: Any, summary: dict[str, Any]) -> tuple[Any, Any, Any]:
     from tqdm import tqdm
 
+    from embodied_stack.eval.survey import explore_config_for, survey
     from embodied_stack.memory.config import MemoryConfig
     from embodied_stack.memory.semantic_memory import SemanticMemory
-    from embodied_stack.sim.survey import explore_config_for, survey
 
     _say(f"[2/5] exploring with frontier exploration, perceiving every frame ({sim.config.width}x{sim.config.height}), "
          "building the semantic forest")
@@ -266,12 +266,12 @@ def _pick_questions(queries: Any, n: int) -> list[Any]:
 
 def _tasks(args: argparse.Namespace, scene: Any, sim: Any, memory: Any, agent_spec: str, recorder: Any,
            survey_result: Any, summary: dict[str, Any]) -> list[Any]:
-    from embodied_stack.planning.cli import _printer
+    from embodied_stack.eval.nav import DEFAULT_RENDER_SIZE, make_agent
+    from embodied_stack.eval.tasks import score_task, tasks_from_queries
+    from embodied_stack.eval.tasks_cli import _printer
     from embodied_stack.planning.planner import Planner
     from embodied_stack.planning.runner import run_task
-    from embodied_stack.planning.tasks import score_task, tasks_from_queries
     from embodied_stack.sim.embedded import EmbeddedSim
-    from embodied_stack.sim.evaluate import DEFAULT_RENDER_SIZE, make_agent
 
     queries = _query_set(scene)
     if queries is None or args.tasks == 0:

@@ -17,7 +17,7 @@ from embodied_stack.bags.record import (
 )
 from embodied_stack.bags.rgbd import RgbdConfig, RgbdStats, read_rgbd
 from embodied_stack.bags.writer import BagWriter
-from embodied_stack.sim.env import Action, Pose2D
+from embodied_stack.types import Action, Pose2D
 
 pytest.importorskip("rosbags")
 

@@ -15,7 +15,7 @@ from embodied_stack.bags.reader import BagReader, load_transforms
 from embodied_stack.bags.rgbd import RgbdConfig, RgbdStats, read_rgbd
 from embodied_stack.bags.tf import transform_matrix
 from embodied_stack.bags.writer import BagWriter
-from embodied_stack.sim.env import CameraIntrinsics
+from embodied_stack.types import CameraIntrinsics
 
 pytest.importorskip("rosbags")
 

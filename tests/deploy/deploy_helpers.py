@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from embodied_stack.memory.embedders import HashEmbedder
 from embodied_stack.policy.configuration_vla import VLAConfig
+from embodied_stack.text.embedders import HashEmbedder
 
 REPO = Path(__file__).resolve().parents[2]
 

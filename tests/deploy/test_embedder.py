@@ -12,7 +12,7 @@ from embodied_stack.deploy.embedder import OnnxEmbedder, export_embedder
 from embodied_stack.deploy.errors import ManifestError, RuntimeConfigError
 from embodied_stack.deploy.manifest import EMBEDDER_FORMAT, Manifest
 from embodied_stack.deploy.quantize import quantize_export
-from embodied_stack.memory.embedders import Embedder, load_embedder
+from embodied_stack.text.embedders import Embedder, load_embedder
 
 TEXTS = [
     "where is the fridge?",

@@ -15,14 +15,14 @@ from embodied_stack.deploy.policy_spec import PolicyExport
 from embodied_stack.deploy.runtime import OnnxPolicy, make_onnx_agent, parse_agent_spec
 from embodied_stack.deploy.sessions import parse_providers
 from embodied_stack.deploy.sim_inputs import RecordedEpisodes
+from embodied_stack.eval.nav import run_eval_nav
 from embodied_stack.policy.agent import PolicyAgent, thresholds_for_budget
 from embodied_stack.policy.checkpoint import load_policy
 from embodied_stack.policy.early_exit import ExitThresholds
 from embodied_stack.policy.modeling_vla import VLAModel
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-from embodied_stack.sim.env import AgentInput
-from embodied_stack.sim.evaluate import run_eval_nav
 from embodied_stack.sim.generate import generate_scene
+from embodied_stack.types import AgentInput
 
 
 def test_exit_decisions_and_actions_match_torch_over_recorded_episodes(

@@ -1,5 +1,5 @@
-"""Shared fixtures of the memory tests: the packaged MiniLM (loaded once), a hashing embedder,
-and a hand-built apartment of observations with known answers."""
+"""Shared fixtures of the memory tests: a hand-built apartment of observations with known answers
+(the embedders are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,7 @@ from pathlib import Path
 import pytest
 from memory_helpers import apartment_observations
 
-from embodied_stack.memory.embedders import CachedEmbedder, HashEmbedder, load_embedder
-
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def minilm() -> CachedEmbedder:
-    """The default embedder (all-MiniLM-L6-v2 from the PyPI package), loaded once per session."""
-    return load_embedder("default")
-
-
-@pytest.fixture()
-def hash_embedder() -> CachedEmbedder:
-    return CachedEmbedder(HashEmbedder(64))
 
 
 @pytest.fixture(scope="session")

@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 
 from embodied_stack.memory.config import MemoryConfig
-from embodied_stack.memory.embedders import HashEmbedder
 from embodied_stack.memory.semantic_memory import SemanticMemory
 from embodied_stack.memory.store import DB_NAME
 from embodied_stack.memory.types import Observation
+from embodied_stack.text.embedders import HashEmbedder
 
 BATCH = 25
 
 SCRIPT = textwrap.dedent(f"""
     import sys
     from embodied_stack.memory.config import MemoryConfig
-    from embodied_stack.memory.embedders import HashEmbedder
+    from embodied_stack.text.embedders import HashEmbedder
     from embodied_stack.memory.semantic_memory import SemanticMemory
     from embodied_stack.memory.synthetic import SyntheticWorld
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from embodied_stack.memory.config import MemoryConfig
-from embodied_stack.memory.embedders import cosines
 from embodied_stack.memory.keyindex import KeyIndex
 from embodied_stack.memory.nodes import ROOM, ZONE
 from embodied_stack.memory.semantic_memory import SemanticMemory
 from embodied_stack.memory.sightings import SightingLog
 from embodied_stack.memory.synthetic import SyntheticWorld, bench_queries
+from embodied_stack.text.embedders import cosines
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from embodied_stack.memory.results import QueryKind
 from embodied_stack.memory.semantic_memory import SemanticMemory
 from embodied_stack.memory.spatial import RoomPolygons
 from embodied_stack.memory.types import Observation
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.types import Pose2D
 
 
 @pytest.fixture(scope="module")

@@ -111,7 +111,7 @@ def test_missing_corrupt_and_wrong_version(tmp_path, hash_embedder) -> None:
         SemanticMemory.load("old", config=config, embedder=hash_embedder)
     with SemanticMemory.open("other", config=config, embedder=hash_embedder) as memory:
         memory.ingest(apartment_observations()[:5])
-    from embodied_stack.memory.embedders import HashEmbedder
+    from embodied_stack.text.embedders import HashEmbedder
     with pytest.raises(StoreError, match="embedder"):
         SemanticMemory.load("other", config=config, embedder=HashEmbedder(32))
 

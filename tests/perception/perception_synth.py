@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embodied_stack.sim.env import CameraIntrinsics, InstanceInfo
+from embodied_stack.types import CameraIntrinsics, InstanceInfo
 
 # Optical axes expressed in the body frame (x forward, y left, z up).
 R_BODY_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])

@@ -18,7 +18,7 @@ from embodied_stack.perception import (
 )
 from embodied_stack.perception.external import decode_coco_rle
 from embodied_stack.perception.semantic_sensor import group_pixels
-from embodied_stack.sim.env import InstanceInfo
+from embodied_stack.types import InstanceInfo
 
 RGB = np.zeros((6, 8, 3), dtype=np.uint8)
 DEPTH = np.ones((6, 8), dtype=np.float32)

@@ -28,7 +28,7 @@ def sim_and_frames():
         pytest.skip(f"shared test data not found: {SCENE}")
     scene_mod = pytest.importorskip("embodied_stack.sim.scene")
     embedded = pytest.importorskip("embodied_stack.sim.embedded")
-    from embodied_stack.sim.env import Pose2D
+    from embodied_stack.types import Pose2D
 
     scene = scene_mod.load_scene(SCENE)
     sim = embedded.EmbeddedSim(scene, embedded.SimConfig(width=320, height=240))

@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from embodied_stack.perception import BadFrameError, validate_frame
-from embodied_stack.sim.env import CameraIntrinsics
+from embodied_stack.types import CameraIntrinsics
 
 H, W = 12, 16
 CAMERA = CameraIntrinsics(W, H, 10.0, 10.0, 7.5, 5.5)

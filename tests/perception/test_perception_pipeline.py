@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from perception_synth import Box, camera_pose, intrinsics, render
 
-from embodied_stack.memory.types import read_observations_jsonl, write_observations_jsonl
 from embodied_stack.perception import (
     Detection,
     PerceptionConfig,
@@ -17,7 +16,8 @@ from embodied_stack.perception import (
     PerceptionPipeline,
     SemanticSensorDetector,
 )
-from embodied_stack.sim.env import Frame, Pose2D
+from embodied_stack.types import Frame, Pose2D
+from embodied_stack.types.observations import read_observations_jsonl, write_observations_jsonl
 
 pytest.importorskip("open3d")
 

@@ -15,7 +15,7 @@ from embodied_stack.planning.types import (
     SubgoalStatus,
     SubgoalType,
 )
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.types import Pose2D
 
 
 @dataclass

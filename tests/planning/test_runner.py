@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embodied_stack.planning.planner import Planner, PlannerConfig
-from embodied_stack.planning.runner import RunnerConfig, run_task
-from embodied_stack.planning.tasks import (
+from embodied_stack.eval.tasks import (
     Task,
     TaskSet,
     TaskStep,
@@ -25,11 +23,13 @@ from embodied_stack.planning.tasks import (
     save_tasks,
     score_task,
 )
+from embodied_stack.planning.planner import Planner, PlannerConfig
+from embodied_stack.planning.runner import RunnerConfig, run_task
 from embodied_stack.planning.types import FeedbackStatus, PlannerState
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-from embodied_stack.sim.env import Action, AgentInput, Pose2D
 from embodied_stack.sim.errors import EpisodeFormatError
 from embodied_stack.sim.oracle import OracleAgent
+from embodied_stack.types import Action, AgentInput, Pose2D
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
 from simb_scenes import two_rooms  # noqa: E402

@@ -53,6 +53,6 @@ def open_room_scene():  # noqa: ANN201 - embodied_stack.sim.scene.Scene
 
 def hash_embed(texts: list[str]):  # noqa: ANN201 - np.ndarray (N, 384)
     """A fast deterministic stand-in for the MiniLM embedder (no model to load)."""
-    from embodied_stack.memory.embedders import HashEmbedder
+    from embodied_stack.text.embedders import HashEmbedder
 
     return HashEmbedder(384).embed(texts)

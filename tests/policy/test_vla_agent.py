@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from policy_helpers import hash_embed, tiny_config
 
+from embodied_stack.eval.curve import plot_curve, with_budget
 from embodied_stack.policy.agent import (
     DEFAULT_CHECKPOINT,
     PolicyAgent,
@@ -16,11 +17,10 @@ from embodied_stack.policy.agent import (
     thresholds_for_budget,
 )
 from embodied_stack.policy.checkpoint import load_policy, save_policy
-from embodied_stack.policy.curve import plot_curve, with_budget
 from embodied_stack.policy.early_exit import ExitThresholds
 from embodied_stack.policy.errors import CalibrationError, PolicyError
 from embodied_stack.policy.modeling_vla import VLAModel
-from embodied_stack.sim.env import Action, AgentInput, CameraIntrinsics, Frame, Pose2D
+from embodied_stack.types import Action, AgentInput, CameraIntrinsics, Frame, Pose2D
 
 
 def _frame(width: int = 64, height: int = 48) -> Frame:

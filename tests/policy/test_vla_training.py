@@ -9,12 +9,12 @@ from policy_helpers import hash_embed, open_room_scene, tiny_config
 
 pytest.importorskip("open3d")
 
+from embodied_stack.eval.nav import evaluate  # noqa: E402
 from embodied_stack.policy.agent import PolicyAgent, make_agent  # noqa: E402
 from embodied_stack.policy.checkpoint import load_policy  # noqa: E402
 from embodied_stack.policy.train import TrainConfig, Trainer, train_policy  # noqa: E402
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig  # noqa: E402
 from embodied_stack.sim.episodes import generate_episodes  # noqa: E402
-from embodied_stack.sim.evaluate import evaluate  # noqa: E402
 from embodied_stack.sim.oracle import RandomAgent  # noqa: E402
 
 TRAIN = TrainConfig(rounds=2, iterations_per_round=80, episodes_per_scene=6, batch_windows=8, window_steps=12,

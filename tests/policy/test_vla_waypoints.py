@@ -9,7 +9,7 @@ import pytest
 from policy_helpers import tiny_config
 
 from embodied_stack.policy.inputs import goal_features
-from embodied_stack.sim.env import Action, AgentInput, Pose2D
+from embodied_stack.types import Action, AgentInput, Pose2D
 
 pytest.importorskip("open3d")
 

@@ -12,10 +12,11 @@ from simb_scenes import hall_scene, two_rooms
 from embodied_stack._deps import available
 from embodied_stack.errors import FormatError, MissingDependencyError
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-from embodied_stack.sim.env import Action, Env, Pose2D
+from embodied_stack.sim.env import Env
 from embodied_stack.sim.envs import make_env
 from embodied_stack.sim.errors import NavigationError
 from embodied_stack.sim.scene import save_scene
+from embodied_stack.types import Action, Pose2D
 
 pytest.importorskip("open3d")
 

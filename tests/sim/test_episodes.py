@@ -159,8 +159,8 @@ def test_wall_hung_object_goal_is_reachable() -> None:
     house = load_scene(AWS)
     nm = NavMap.from_scene(house)
     es = EpisodeSet(house.name, [])
-    from embodied_stack.sim.env import Pose2D
     from embodied_stack.sim.episodes import Episode
+    from embodied_stack.types import Pose2D
 
     e = Episode("u", Pose2D(0.0, -1.0, 0.0), "go to the kitchen utensils", target_objects=("kitchen_utensils_1",))
     goal = es.goal(house, nm, e)

@@ -10,10 +10,10 @@ import pytest
 from simb_scenes import AWS_HOUSE, box, hall_scene, two_rooms
 
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-from embodied_stack.sim.env import Frame, Pose2D
 from embodied_stack.sim.explore import ExploreConfig, explore
 from embodied_stack.sim.occupancy import FREE, OCCUPIED, OccupancyGrid
 from embodied_stack.sim.scene import load_scene
+from embodied_stack.types import Frame, Pose2D
 
 pytest.importorskip("open3d")
 

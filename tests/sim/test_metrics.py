@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from embodied_stack.sim.env import Action, Pose2D
 from embodied_stack.sim.goals import GoalRegion
 from embodied_stack.sim.metrics import SPL, DistanceToGoal, EpisodeMetrics, SoftSPL, Success
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.scene import Scene
+from embodied_stack.types import Action, Pose2D
 
 
 class DiscGoal:

@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from embodied_stack.sim.env import Action, Pose2D
 from embodied_stack.sim.motion import integrate_velocity, move_agent, translate, wrap_angle
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.scene import Scene
+from embodied_stack.types import Action, Pose2D
 
 
 @pytest.fixture(scope="module")

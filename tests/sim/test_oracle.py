@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embodied_stack.eval.nav import evaluate
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-from embodied_stack.sim.env import Action, AgentInput, Pose2D, StepResult
 from embodied_stack.sim.episodes import generate_episodes
-from embodied_stack.sim.evaluate import evaluate
 from embodied_stack.sim.generate import generate_scene
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.oracle import OracleAgent, RandomAgent
 from embodied_stack.sim.scene import Scene, load_scene
+from embodied_stack.types import Action, AgentInput, Pose2D, StepResult
 
 AWS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "scene_aws_small_house" / "aws_small_house.scene.json"
 SMALL = SimConfig(width=32, height=24)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from simb_scenes import AWS_HOUSE, box, hall_scene, two_rooms
 
-from embodied_stack.sim.env import CameraIntrinsics, Pose2D
 from embodied_stack.sim.mesh import (
     KIND_CEILING,
     KIND_FLOOR,
@@ -18,6 +17,7 @@ from embodied_stack.sim.mesh import (
 )
 from embodied_stack.sim.render import Renderer, camera_pose_matrix
 from embodied_stack.sim.scene import load_scene, polygon_signed_area
+from embodied_stack.types import CameraIntrinsics, Pose2D
 
 pytest.importorskip("open3d")
 

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from embodied_stack.bags.errors import BagError, MissingTopicError
+from embodied_stack.bags.messages import INSTANCE_INFO_ARRAY
 from embodied_stack.bags.reader import BagReader
 from embodied_stack.bags.record import instance_table_from_json
 from embodied_stack.bags.rgbd import RgbdConfig, RgbdStats, read_rgbd
-from embodied_stack.memory.types import Observation
+from embodied_stack.types import InstanceInfo
+from embodied_stack.types.observations import Observation
 
 logger = logging.getLogger(__name__)
 
@@ -56,20 +58,37 @@ class BuildResult:
         }
 
 
-def read_instance_table(bag: BagReader, topic: str) -> tuple[dict[int, Any], list[str]]:
+INSTANCE_TABLE_TOPICS = ("/sim/instances", "/camera/instances")
+"""Where the instance table is looked for when no topic is given: ``sim record``'s JSON table,
+then the ROS simulator bridge's latched ``InstanceInfoArray`` (a bag recorded from sim.launch.py)."""
+
+
+def read_instance_table(bag: BagReader, topic: str | None = None) -> tuple[dict[int, Any], list[str]]:
     """The simulator's instance table recorded on ``topic`` (the last message wins).
+
+    Reads either form: a ``std_msgs/String`` with the ``embodied-stack.instances/1`` JSON
+    (``embodied-stack sim record``) or an ``embodied_stack_interfaces/InstanceInfoArray`` (the
+    ROS simulator bridge). ``topic`` None: the first of :data:`INSTANCE_TABLE_TOPICS` in the bag.
 
     Raises:
         MissingTopicError: the topic is absent (the bag is not a recorded simulator run).
         BagError: the table is malformed.
     """
-    bag.require_topics({topic: (STRING_TYPE,)})
-    text = None
+    if topic is None:
+        topic = next((t for t in INSTANCE_TABLE_TOPICS if t in bag.topics), INSTANCE_TABLE_TOPICS[0])
+    bag.require_topics({topic: (STRING_TYPE, INSTANCE_INFO_ARRAY)})
+    last = None
     for item in bag.messages([topic]):
-        text = str(item.msg.data)
-    if text is None:
+        last = item.msg
+    if last is None:
         raise BagError(f"{bag.path}: topic {topic} holds no readable message")
-    return instance_table_from_json(text, where=f"{bag.path}:{topic}")
+    if bag.topics[topic] == STRING_TYPE:
+        return instance_table_from_json(str(last.data), where=f"{bag.path}:{topic}")
+    instances = {
+        int(i.instance_id): InstanceInfo(int(i.instance_id), str(i.object_id), str(i.category), str(i.room) or None)
+        for i in last.instances
+    }
+    return instances, sorted({info.category for info in instances.values()})
 
 
 def load_vocabulary(path: str | Path | None) -> list[str]:
@@ -95,7 +114,7 @@ def load_vocabulary(path: str | Path | None) -> list[str]:
     return words
 
 
-def make_detector(spec: str, bag: BagReader, *, instance_table_topic: str, vocabulary: Sequence[str] | None) -> Any:
+def make_detector(spec: str, bag: BagReader, *, instance_table_topic: str | None, vocabulary: Sequence[str] | None) -> Any:
     """The detector a backend spec names (see the module docstring).
 
     Raises:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from embodied_stack.bags.errors import MalformedMessageError
-from embodied_stack.sim.env import CameraIntrinsics
+from embodied_stack.types import CameraIntrinsics
 
 
 def intrinsics_from_camera_info(msg: Any) -> CameraIntrinsics:

@@ -52,8 +52,10 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--instance-topic", default=None,
                    help="32SC1 instance-id image topic for --backend semantic "
                    "(default: /camera/instance/image_raw)")
-    p.add_argument("--instance-table-topic", default="/sim/instances",
-                   help="std_msgs/String instance table for --backend semantic (default: /sim/instances)")
+    p.add_argument("--instance-table-topic", default=None,
+                   help="instance table for --backend semantic: std_msgs/String JSON (sim record) or "
+                   "embodied_stack_interfaces/InstanceInfoArray (sim.launch.py) (default: /sim/instances, "
+                   "else /camera/instances)")
     p.add_argument("--sync-tolerance", type=float, default=0.05,
                    help="max colour/depth stamp difference in seconds (default: 0.05)")
     p.add_argument("--tf-tolerance", type=float, default=0.1,

@@ -17,7 +17,7 @@ import numpy as np
 
 from embodied_stack.bags.images import CompressedFields, ImageFields
 from embodied_stack.bags.tf import matrix_to_quaternion
-from embodied_stack.sim.env import CameraIntrinsics
+from embodied_stack.types import CameraIntrinsics
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
@@ -27,6 +27,14 @@ ODOMETRY = "nav_msgs/msg/Odometry"
 MARKER_ARRAY = "visualization_msgs/msg/MarkerArray"
 CLOCK = "rosgraph_msgs/msg/Clock"
 STRING = "std_msgs/msg/String"
+INSTANCE_INFO_ARRAY = "embodied_stack_interfaces/msg/InstanceInfoArray"
+
+# The simulator bridge's instance table (ros_ws/src/embodied_stack_interfaces), so that a bag
+# recorded from sim.launch.py reads even where the bag carries no message definitions.
+INTERFACE_DEFINITIONS: dict[str, str] = {
+    "embodied_stack_interfaces/msg/InstanceInfo": "int32 instance_id\nstring object_id\nstring category\nstring room",
+    INSTANCE_INFO_ARRAY: "std_msgs/Header header\nembodied_stack_interfaces/InstanceInfo[] instances",
+}
 
 # Marker colours per forest level (RGBA): leaves, then coarser clusters.
 LEVEL_COLORS: tuple[tuple[float, float, float, float], ...] = (

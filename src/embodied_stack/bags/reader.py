@@ -142,6 +142,7 @@ class BagReader:
         try:
             reader = highlevel.AnyReader([self._resolved], default_typestore=typesys.get_typestore(store))
             reader.open()
+            _register_missing(reader.typestore, typesys)
         except self._errors as err:
             raise BagOpenError(f"{self.path}: cannot be read as a bag: {err}") from err
         self._reader = reader
@@ -227,6 +228,18 @@ class BagReader:
                     self.skips.record(f"{connection.topic}: undeserialisable", reason)
                 continue
             yield BagMessage(connection.topic, connection.msgtype, log_time_ns, msg)
+
+
+def _register_missing(typestore: Any, typesys: Any) -> None:
+    """Add our interface types the bag does not define itself (older sqlite3 bags carry none)."""
+    from embodied_stack.bags.messages import INTERFACE_DEFINITIONS
+
+    types: dict[str, Any] = {}
+    for name, text in INTERFACE_DEFINITIONS.items():
+        if name not in typestore.types:
+            types.update(typesys.get_types_from_msg(text, name))
+    if types:
+        typestore.register(types)
 
 
 def load_transforms(

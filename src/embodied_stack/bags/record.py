@@ -28,7 +28,8 @@ from embodied_stack.bags.errors import BagConfigError, BagError
 from embodied_stack.bags.messages import MarkerNode
 from embodied_stack.bags.tf import invert_transforms, transform_matrix
 from embodied_stack.bags.writer import BagWriter
-from embodied_stack.sim.env import Action, Agent, AgentInput, Env, Frame, InstanceInfo, Pose2D
+from embodied_stack.sim.env import Env
+from embodied_stack.types import Action, Agent, AgentInput, Frame, InstanceInfo, Pose2D
 
 INSTANCE_TABLE_FORMAT = "embodied-stack.instances/1"
 # T_link_optical: optical x = -link y, optical y = -link z, optical z = link x (REP-103).

@@ -37,7 +37,7 @@ from embodied_stack.bags.images import (
 )
 from embodied_stack.bags.reader import BagMessage, BagReader, load_transforms, stamp_ns
 from embodied_stack.bags.tf import TransformBuffer
-from embodied_stack.sim.env import CameraIntrinsics
+from embodied_stack.types import CameraIntrinsics
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ import numpy as np
 from embodied_stack.bags.errors import BagConfigError
 from embodied_stack.bags.messages import MarkerNode
 from embodied_stack.bags.record import EpisodeRun, FrameHook
-from embodied_stack.sim.env import Agent, Env, Frame
+from embodied_stack.sim.env import Env
+from embodied_stack.types import Agent, Frame
 
 logger = logging.getLogger(__name__)
 

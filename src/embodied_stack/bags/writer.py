@@ -35,7 +35,7 @@ from embodied_stack.bags.images import (
     rgb_to_image,
 )
 from embodied_stack.bags.reader import rosbags_module
-from embodied_stack.sim.env import CameraIntrinsics
+from embodied_stack.types import CameraIntrinsics
 
 logger = logging.getLogger(__name__)
 

@@ -144,7 +144,7 @@ def embedder_bench(workdir: Path, settings: BenchSettings) -> tuple[dict[str, An
     """Sentences per second (torch sentence-transformers vs onnxruntime fp32/int8) and cosines."""
     from embodied_stack.deploy.embedder import OnnxEmbedder, export_embedder
     from embodied_stack.deploy.quantize import quantize_export
-    from embodied_stack.memory.embedders import load_embedder
+    from embodied_stack.text.embedders import load_embedder
 
     out = workdir / "embedder"
     export_embedder(out)
@@ -228,7 +228,7 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         workdir.mkdir(parents=True, exist_ok=True)
         model, stored, source, checkpoint_path = _load_model(settings, workdir)
         config = model.config
-        from embodied_stack.memory.embedders import load_embedder
+        from embodied_stack.text.embedders import load_embedder
 
         embed = load_embedder(settings.instruction_embedder).embed
         recorded = record_sim_episodes(config, scene=settings.scene, episodes=4, steps=16, seed=0, embed=embed)

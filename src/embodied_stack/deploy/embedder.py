@@ -39,7 +39,7 @@ from embodied_stack.deploy.sessions import (
     open_session,
     split_options,
 )
-from embodied_stack.memory.embedders import register_embedder_scheme
+from embodied_stack.text.embedders import register_embedder_scheme
 
 logger = logging.getLogger(__name__)
 

@@ -177,7 +177,7 @@ def _int_option(options: dict[str, str], key: str, spec: str, default: int | Non
 def default_embed_for(export_dir: Path, embedder: str | None) -> EmbedFn | None:
     """The instruction embedder an ONNX agent uses: ``embedder`` when given, else the ONNX
     embedder exported next to the policy (``DIR/embedder``), else ``None`` (the memory's default)."""
-    from embodied_stack.memory.embedders import load_embedder
+    from embodied_stack.text.embedders import load_embedder
 
     if embedder:
         return load_embedder(embedder).embed

@@ -19,7 +19,7 @@ import numpy as np
 from embodied_stack.deploy.errors import DeployError
 from embodied_stack.policy.configuration_vla import VLAConfig
 from embodied_stack.policy.inputs import NO_PREVIOUS_ACTION, goal_features, resize_frame
-from embodied_stack.sim.env import Action, AgentInput, Pose2D
+from embodied_stack.types import Action, AgentInput, Pose2D
 
 logger = logging.getLogger(__name__)
 

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from embodied_stack.memory.nodes import ROOM, SITE, ZONE
 from embodied_stack.memory.results import MemoryHit, QueryKind, leaf_id, node_id
-from embodied_stack.memory.retrieval import Ranked
+from embodied_stack.memory.retrieval import Ranked, Retriever
+from embodied_stack.memory.state import MemoryState
 from embodied_stack.memory.temporal import TimeQuery, format_time, parse_time_query
-from embodied_stack.sim.env import Pose2D
-
-if TYPE_CHECKING:
-    from embodied_stack.memory.semantic_memory import SemanticMemory
+from embodied_stack.types import Pose2D
 
 _HOW_MANY = re.compile(r"\bhow many\b")
+
+
+class AnsweringState(MemoryState, Protocol):
+    """The memory's data plus the retriever that ranks it (what answering reads)."""
+
+    retriever: Retriever
 
 
 class Answerer(Protocol):
@@ -31,7 +35,7 @@ class Answerer(Protocol):
     def answer(self, query: str, kind: QueryKind, hits: list[MemoryHit]) -> str: ...
 
 
-def target_pose(memory: SemanticMemory, xyz: np.ndarray, extent: np.ndarray | None, view_xy: np.ndarray | None,
+def target_pose(memory: AnsweringState, xyz: np.ndarray, extent: np.ndarray | None, view_xy: np.ndarray | None,
                 robot_xy: np.ndarray | None) -> Pose2D:
     """Where to stand to see a thing at ``xyz``: a standoff point toward where it was seen from
     (else toward the robot), moved to the nearest navigable point when a map is known, with a
@@ -63,7 +67,7 @@ def target_pose(memory: SemanticMemory, xyz: np.ndarray, extent: np.ndarray | No
     return Pose2D(float(spot[0]), float(spot[1]), yaw)
 
 
-def build_hits(memory: SemanticMemory, ranked: Ranked, robot_xy: np.ndarray | None) -> list[MemoryHit]:
+def build_hits(memory: AnsweringState, ranked: Ranked, robot_xy: np.ndarray | None) -> list[MemoryHit]:
     forest, leaves, vocab = memory.forest, memory.leaves, memory.vocab
     nodes = forest.nodes
     hits = []
@@ -97,7 +101,7 @@ def build_hits(memory: SemanticMemory, ranked: Ranked, robot_xy: np.ndarray | No
     return hits
 
 
-def _parent_target(memory: SemanticMemory, index: int, robot_xy: np.ndarray | None) -> Pose2D:
+def _parent_target(memory: AnsweringState, index: int, robot_xy: np.ndarray | None) -> Pose2D:
     """A parent's target: stand where its medoid leaf (the member at its position) was seen from."""
     medoid = int(memory.forest.nodes.medoid[index])
     leaves = memory.leaves
@@ -111,7 +115,7 @@ def _where(hit: MemoryHit) -> str:
     return f"{place} in the {room}" if room else place
 
 
-def template_answer(memory: SemanticMemory, query: str, kind: QueryKind, hits: list[MemoryHit]) -> str:
+def template_answer(memory: AnsweringState, query: str, kind: QueryKind, hits: list[MemoryHit]) -> str:
     """One or two sentences from the hits, by query kind."""
     if not hits:
         return "I have not seen anything like that yet."
@@ -148,7 +152,7 @@ def template_answer(memory: SemanticMemory, query: str, kind: QueryKind, hits: l
     return f"The {top.name} is at {_where(top)}{seen}.{extra}"
 
 
-def unseen_named(memory: SemanticMemory, query: str, top: MemoryHit) -> list[str]:
+def unseen_named(memory: AnsweringState, query: str, top: MemoryHit) -> list[str]:
     """Categories the query names that the memory holds no leaf of, when the top hit is not of a
     named category (so "where is the laundry basket?" answered with a trash can says so)."""
     retriever = memory.retriever
@@ -166,7 +170,7 @@ def unseen_named(memory: SemanticMemory, query: str, top: MemoryHit) -> list[str
     return missing
 
 
-def _not_seen_answer(memory: SemanticMemory, missing: list[str], top: MemoryHit) -> str:
+def _not_seen_answer(memory: AnsweringState, missing: list[str], top: MemoryHit) -> str:
     """Says the named thing was never seen, where one usually is, and the closest match."""
     name = missing[0]
     rooms = memory.knowledge.typical_rooms(name)[:2]
@@ -178,7 +182,7 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
-def temporal_answer(memory: SemanticMemory, time_query: TimeQuery, hits: list[MemoryHit],
+def temporal_answer(memory: AnsweringState, time_query: TimeQuery, hits: list[MemoryHit],
                     region: str | None, window_times: dict[str, float], seen: list[str] | None = None) -> str:
     """Answers "when did you last see X", "what was in the kitchen this morning" (``seen``: the
     categories sighted in the region, most recent first)."""
@@ -200,7 +204,7 @@ def temporal_answer(memory: SemanticMemory, time_query: TimeQuery, hits: list[Me
     return f"I last saw the {top.name} at {seen}, at {_where(top)}."
 
 
-def region_of(memory: SemanticMemory, ranked: Ranked) -> int | None:
+def region_of(memory: AnsweringState, ranked: Ranked) -> int | None:
     """The room-level (or zone) node a ranked node list starts with, if any."""
     nodes = memory.forest.nodes
     for node in ranked.ids.tolist():
@@ -209,7 +213,7 @@ def region_of(memory: SemanticMemory, ranked: Ranked) -> int | None:
     return None
 
 
-def temporal_query(memory: SemanticMemory, text: str, q: np.ndarray, k: int, *, robot_xy: np.ndarray | None,
+def temporal_query(memory: AnsweringState, text: str, q: np.ndarray, k: int, *, robot_xy: np.ndarray | None,
                    mode: str, now: float | None, categories: list[str],
                    room_types: list[str]) -> tuple[str, list[MemoryHit]]:
     """A time question: "what was in <room> <when>" lists the room's leaves sighted in the window

@@ -25,7 +25,7 @@ Every figure is measured in the same run, against baselines measured in that run
 Ingest gets the observations in calls of a few dozen batches (as a robot's logs would come in),
 so that with ``embed_worker="auto"`` (where a core is left over: ``--threads`` below the core
 count, or the default on 4 cores or more) the embedder runs in a child process and the
-memory's own work overlaps it (see :mod:`embodied_stack.memory.embed_worker`). That is one
+memory's own work overlaps it (see :mod:`embodied_stack.text.embed_worker`). That is one
 embedding stream with the same thread setting as the raw baseline, plus one core for the
 bookkeeping; the child's start-up time and peak memory are reported (``embed_worker``), and
 resident memory during ingest counts both processes. The worker is stopped after the main
@@ -46,12 +46,12 @@ from typing import Any
 import numpy as np
 
 from embodied_stack.memory.config import MemoryConfig
-from embodied_stack.memory.embedders import CachedEmbedder, load_embedder
 from embodied_stack.memory.errors import MemoryError_
 from embodied_stack.memory.results import QueryKind
 from embodied_stack.memory.semantic_memory import SemanticMemory
 from embodied_stack.memory.synthetic import SyntheticWorld, bench_queries
 from embodied_stack.memory.types import Observation
+from embodied_stack.text.embedders import CachedEmbedder, load_embedder
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def _query_latency(memory: SemanticMemory, world: SyntheticWorld, count: int, se
     embeddings = memory.embedder.embed_uncached(texts)
     width, height = world.extent_m()
     rng = np.random.default_rng((seed, 5))
-    from embodied_stack.sim.env import Pose2D
+    from embodied_stack.types import Pose2D
 
     poses = [Pose2D(float(rng.uniform(0, width)), float(rng.uniform(0, height)), 0.0) for _ in items]
     for text in texts[:8]:

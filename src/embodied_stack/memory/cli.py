@@ -174,7 +174,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _query(args: argparse.Namespace) -> int:
-    from embodied_stack.sim.env import Pose2D
+    from embodied_stack.types import Pose2D
 
     with _open(args, create=False) as memory:
         notes = memory.notes

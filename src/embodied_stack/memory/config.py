@@ -28,7 +28,7 @@ class MemoryConfig:
     """What the memory does with observations and queries; validated on construction."""
 
     embedder: str = "default"
-    """Text embedder spec for :func:`~embodied_stack.memory.embedders.load_embedder`."""
+    """Text embedder spec for :func:`~embodied_stack.text.embedders.load_embedder`."""
     embed_cache_size: int = 200_000
     """Texts kept in the embedding LRU cache."""
     embed_batch_size: int = 32

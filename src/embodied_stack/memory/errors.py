@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from embodied_stack.errors import EmbodiedStackError, FormatError
+from embodied_stack.text.errors import EmbedderError
+from embodied_stack.types.observations import InvalidObservationError
+
+__all__ = [
+    "CorruptStoreError",
+    "EmbedderError",
+    "InvalidObservationError",
+    "MemoryConfigError",
+    "MemoryError_",
+    "PathOutsideRootError",
+    "QueryError",
+    "SchemaVersionError",
+    "SpatialContextError",
+    "StoreError",
+]
 
 
 class MemoryError_(EmbodiedStackError):
     """Base class of memory errors (named with a trailing underscore: ``MemoryError`` is a builtin)."""
-
-
-class InvalidObservationError(MemoryError_, FormatError):
-    """An observation is malformed: NaN position, empty category, absurd extent, ..."""
 
 
 class StoreError(MemoryError_):
@@ -35,10 +46,6 @@ class MemoryConfigError(MemoryError_, ValueError):
 
 class QueryError(MemoryError_, ValueError):
     """A query cannot be answered as asked: empty or huge text, absurd ``k``, unknown kind."""
-
-
-class EmbedderError(MemoryError_):
-    """A text embedder cannot be loaded or returned unusable vectors."""
 
 
 class SpatialContextError(MemoryError_, FormatError):

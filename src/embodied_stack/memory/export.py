@@ -6,19 +6,28 @@ Exports are for people and tools to look at; they are never read back as a memor
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from embodied_stack.memory.errors import StoreError
-
-if TYPE_CHECKING:
-    from embodied_stack.memory.semantic_memory import SemanticMemory
+from embodied_stack.memory.results import MemoryStats, NodeView
 
 EXPORT_FORMAT = "embodied-stack.memory-export/1"
 
 
-def _views(memory: SemanticMemory) -> list[dict]:
+class Exportable(Protocol):
+    """A memory whose nodes and leaves can be listed (what the exporters read)."""
+
+    def stats(self) -> MemoryStats: ...
+
+    def iter_leaves(self) -> Iterator[NodeView]: ...
+
+    def iter_nodes(self, level: int | None = None) -> Iterator[NodeView]: ...
+
+
+def _views(memory: Exportable) -> list[dict]:
     out = []
     for view in (*memory.iter_nodes(), *memory.iter_leaves()):
         data = asdict(view)
@@ -28,7 +37,7 @@ def _views(memory: SemanticMemory) -> list[dict]:
     return out
 
 
-def export_json(memory: SemanticMemory, path: Path) -> Path:
+def export_json(memory: Exportable, path: Path) -> Path:
     """Write ``{"format", "stats", "nodes": [...], "edges": [[parent, child], ...]}``."""
     views = _views(memory)
     edges = [[view["node_id"], child] for view in views for child in view["children"]]
@@ -40,7 +49,7 @@ def export_json(memory: SemanticMemory, path: Path) -> Path:
     return path
 
 
-def export_graphml(memory: SemanticMemory, path: Path) -> Path:
+def export_graphml(memory: Exportable, path: Path) -> Path:
     """Write a GraphML graph: one vertex per node and leaf (scalar attributes), parent -> child edges."""
     import networkx as nx
 

@@ -31,11 +31,11 @@ import numpy as np
 
 from embodied_stack.memory.clustering import cluster_nodes
 from embodied_stack.memory.config import MemoryConfig
-from embodied_stack.memory.embedders import Embedder
 from embodied_stack.memory.keyindex import top_per_group
 from embodied_stack.memory.leaves import Interner, LeafTable
 from embodied_stack.memory.nodes import BUILDING, ROOM, SITE, ZONE, ChildNames, NodeTable
 from embodied_stack.memory.summarise import NodeDigest, Summariser
+from embodied_stack.text.embedders import Embedder
 
 _CELL_OFFSET = 1 << 21
 _ZONE_CHUNK = 65_536

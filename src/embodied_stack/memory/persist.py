@@ -14,17 +14,14 @@ import json
 import sqlite3
 from collections.abc import Callable, Collection
 from itertools import islice
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from embodied_stack.memory.errors import CorruptStoreError
 from embodied_stack.memory.nodes import ROOM, ZONE, NodeInfo
+from embodied_stack.memory.sightings import SightingLog
+from embodied_stack.memory.state import MemoryState
 from embodied_stack.memory.store import LEAF_COLUMNS, NODE_COLUMNS, OBS_COLUMNS, MemoryStore
-
-if TYPE_CHECKING:
-    from embodied_stack.memory.semantic_memory import SemanticMemory
-    from embodied_stack.memory.sightings import SightingLog
 
 _CHUNK = 20_000
 _LEAF_FIELDS = list(LEAF_COLUMNS)
@@ -36,13 +33,13 @@ def _insert(table: str, fields: list[str]) -> str:
     return f"INSERT OR REPLACE INTO {table} ({', '.join(fields)}) VALUES ({', '.join('?' * len(fields))})"
 
 
-def _write_leaves(conn: sqlite3.Connection, memory: SemanticMemory, ids: np.ndarray) -> None:
+def _write_leaves(conn: sqlite3.Connection, memory: MemoryState, ids: np.ndarray) -> None:
     """Upsert leaf rows, a chunk at a time (a million rows of Python tuples would not fit)."""
     for start in range(0, len(ids), _CHUNK):
         conn.executemany(_insert("leaves", _LEAF_FIELDS), leaf_rows(memory, ids[start:start + _CHUNK]))
 
 
-def leaf_rows(memory: SemanticMemory, ids: np.ndarray) -> list[tuple]:
+def leaf_rows(memory: MemoryState, ids: np.ndarray) -> list[tuple]:
     leaves, forest = memory.leaves, memory.forest
     ids = np.asarray(ids, dtype=np.int64)
     columns = [
@@ -55,7 +52,7 @@ def leaf_rows(memory: SemanticMemory, ids: np.ndarray) -> list[tuple]:
     return list(zip(*[c.tolist() for c in columns], strict=True))
 
 
-def node_rows(memory: SemanticMemory, ids: list[int], pending: Collection[int] = ()) -> list[tuple]:
+def node_rows(memory: MemoryState, ids: list[int], pending: Collection[int] = ()) -> list[tuple]:
     """Node rows; those in ``pending`` without their embedding (an empty blob)."""
     nodes, vocab = memory.forest.nodes, memory.vocab
     rows = []
@@ -72,14 +69,14 @@ def node_rows(memory: SemanticMemory, ids: list[int], pending: Collection[int] =
     return rows
 
 
-def write_embeddings(conn: sqlite3.Connection, memory: SemanticMemory, ids: list[int]) -> None:
+def write_embeddings(conn: sqlite3.Connection, memory: MemoryState, ids: list[int]) -> None:
     """Write the embeddings of nodes whose rows are already there."""
     embedding = memory.forest.nodes.embedding
     conn.executemany("UPDATE nodes SET embedding = ? WHERE id = ?",
                      [(np.ascontiguousarray(embedding[n]).tobytes(), n) for n in ids])
 
 
-def write_batch(store: MemoryStore, memory: SemanticMemory, *, leaves: np.ndarray, upserted: set[int],
+def write_batch(store: MemoryStore, memory: MemoryState, *, leaves: np.ndarray, upserted: set[int],
                 deleted: set[int], batch: int, own: bool = True,
                 before_nodes: Callable[[sqlite3.Connection], None] | None = None,
                 pending: Collection[int] = ()) -> None:
@@ -124,7 +121,7 @@ def _observation_rows(log: SightingLog, rows: np.ndarray, batch: int) -> list[tu
     ))
 
 
-def _write_vocab(conn: sqlite3.Connection, memory: SemanticMemory) -> None:
+def _write_vocab(conn: sqlite3.Connection, memory: MemoryState) -> None:
     vocab = memory.vocab
     for kind, interner in (("category", vocab.categories), ("caption", vocab.captions), ("room", vocab.rooms)):
         done = memory.committed_vocab.get(kind, 0)
@@ -138,7 +135,7 @@ def _write_vocab(conn: sqlite3.Connection, memory: SemanticMemory) -> None:
     memory.committed_vocab["room_types"] = len(vocab.room_types)
 
 
-def _write_nodes(conn: sqlite3.Connection, memory: SemanticMemory, upserted: set[int], deleted: set[int], *,
+def _write_nodes(conn: sqlite3.Connection, memory: MemoryState, upserted: set[int], deleted: set[int], *,
                  diff: bool, pending: Collection[int] = ()) -> tuple[dict[int, np.ndarray], set[int]]:
     """Write node rows and their edges; with ``diff``, a node whose committed edges are known
     gets only the edges that changed. Returns the edge lists to remember once this commits, and
@@ -163,13 +160,13 @@ def _write_nodes(conn: sqlite3.Connection, memory: SemanticMemory, upserted: set
     return remember, (deleted | upserted) - remember.keys()
 
 
-def _remember_edges(memory: SemanticMemory, remember: dict[int, np.ndarray], forget: set[int]) -> None:
+def _remember_edges(memory: MemoryState, remember: dict[int, np.ndarray], forget: set[int]) -> None:
     for node in forget:
         memory.committed_edges.pop(node, None)
     memory.committed_edges.update(remember)
 
 
-def write_all(store: MemoryStore, memory: SemanticMemory) -> None:
+def write_all(store: MemoryStore, memory: MemoryState) -> None:
     """Write the whole memory (a new store from an in-memory memory, or after a rebuild)."""
     memory.committed_vocab.clear()
     memory.sightings.committed = 0
@@ -182,7 +179,7 @@ def write_all(store: MemoryStore, memory: SemanticMemory) -> None:
         conn.executemany("INSERT OR IGNORE INTO tracks VALUES (?, ?)", list(memory.leaves.tracks.items()))
 
 
-def write_nodes(store: MemoryStore, memory: SemanticMemory, upserted: set[int], deleted: set[int], *,
+def write_nodes(store: MemoryStore, memory: MemoryState, upserted: set[int], deleted: set[int], *,
                 full: bool = False) -> None:
     """Write changed nodes and every leaf row (after a rebuild: ``full`` replaces all nodes)."""
     with store.transaction() as conn:
@@ -196,7 +193,7 @@ def write_nodes(store: MemoryStore, memory: SemanticMemory, upserted: set[int], 
     _remember_edges(memory, remember, forget)
 
 
-def load_all(store: MemoryStore, memory: SemanticMemory) -> list[int]:
+def load_all(store: MemoryStore, memory: MemoryState) -> list[int]:
     """Fill an empty memory from a store; inconsistent rows raise CorruptStoreError. Returns the
     nodes that were stored without their embedding (a writer stopped while it was in flight)
     and got it from their text here; the caller writes them back."""
@@ -256,7 +253,7 @@ def _check_ids(where: object, what: str, ids: np.ndarray, size: int) -> None:
         raise CorruptStoreError(f"{where}: a {what} refers to a vocabulary entry that does not exist")
 
 
-def _load_nodes(store: MemoryStore, memory: SemanticMemory) -> list[int]:
+def _load_nodes(store: MemoryStore, memory: MemoryState) -> list[int]:
     """Load nodes and edges; returns the buildings and sites stored without an embedding, which
     get one from their text here."""
     where = store.db_path
@@ -322,7 +319,7 @@ def _load_nodes(store: MemoryStore, memory: SemanticMemory) -> list[int]:
     return unembedded
 
 
-def _load_sightings(store: MemoryStore, memory: SemanticMemory) -> None:
+def _load_sightings(store: MemoryStore, memory: MemoryState) -> None:
     log = memory.sightings
     for chunk in store.select(f"SELECT {', '.join(OBS_COLUMNS)} FROM observations ORDER BY id"):
         numbers = np.array([row[2:21] for row in chunk], dtype=np.float64)

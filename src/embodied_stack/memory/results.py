@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from embodied_stack.memory.nodes import ZONE
-from embodied_stack.sim.env import Pose2D
-
-if TYPE_CHECKING:
-    from embodied_stack.memory.semantic_memory import SemanticMemory
+from embodied_stack.memory.state import MemoryState
+from embodied_stack.types import Pose2D
 
 
 class QueryKind(str, Enum):
@@ -146,7 +144,7 @@ def node_id(index: int) -> str:
     return f"N{index}"
 
 
-def leaf_view(memory: SemanticMemory, index: int) -> NodeView:
+def leaf_view(memory: MemoryState, index: int) -> NodeView:
     """A leaf as a view (level 0)."""
     leaves = memory.leaves
     pos, half = leaves.position[index], leaves.extent[index] / 2.0
@@ -162,7 +160,7 @@ def leaf_view(memory: SemanticMemory, index: int) -> NodeView:
     )
 
 
-def node_view(memory: SemanticMemory, index: int) -> NodeView:
+def node_view(memory: MemoryState, index: int) -> NodeView:
     """A parent node as a view."""
     nodes = memory.forest.nodes
     info = nodes.info[index]

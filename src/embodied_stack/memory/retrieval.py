@@ -22,22 +22,20 @@ import heapq
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
-from embodied_stack.memory.embedders import cosines
 from embodied_stack.memory.errors import QueryError
 from embodied_stack.memory.keyindex import top_per_group
 from embodied_stack.memory.knowledge import KnowledgeMatcher
 from embodied_stack.memory.nodes import BUILDING, ROOM, SITE, ZONE
 from embodied_stack.memory.results import QueryKind
+from embodied_stack.memory.state import MemoryState
 from embodied_stack.memory.temporal import TEMPORAL_CUES
 from embodied_stack.memory.types import MAX_TEXT_CHARS
-from embodied_stack.sim.env import Pose2D
-
-if TYPE_CHECKING:
-    from embodied_stack.memory.semantic_memory import SemanticMemory
+from embodied_stack.text.embedders import cosines
+from embodied_stack.types import Pose2D
 
 _GLOBAL_CUES = re.compile(
     r"\b(how many|which rooms?|what rooms?|which part|what part|which area|what area|rooms|areas|zones|regions|"
@@ -90,10 +88,10 @@ def check_query(text: object, kind: object, k: object, mode: object, robot_pose:
         raise QueryError(f"unknown query kind {kind!r}; expected one of {[q.value for q in QueryKind]}") from err
 
 
-def nodes_names(memory: SemanticMemory, categories: list[str]) -> list[str]:
+def nodes_names(retriever: Retriever, categories: list[str]) -> list[str]:
     """The memory's own category names that the given (canonical) categories stand for."""
-    canon = memory.retriever.canonical_categories()
-    return [name for name, c in zip(memory.vocab.categories.items, canon, strict=True) if c in categories]
+    canon = retriever.canonical_categories()
+    return [name for name, c in zip(retriever.m.vocab.categories.items, canon, strict=True) if c in categories]
 
 
 class NodeScorer(Protocol):
@@ -112,9 +110,9 @@ class Ranked:
 
 
 class Retriever:
-    """Query machinery over a :class:`SemanticMemory`'s leaves, forest and index."""
+    """Query machinery over a :class:`~embodied_stack.memory.state.MemoryState`'s leaves, forest and index."""
 
-    def __init__(self, memory: SemanticMemory, scorer: NodeScorer | None = None) -> None:
+    def __init__(self, memory: MemoryState, scorer: NodeScorer | None = None) -> None:
         self.m = memory
         self.scorer = scorer
         self._canon: list[str] = []
@@ -393,7 +391,7 @@ class Retriever:
             score += cfg.room_match_bonus * np.isin(types, [nodes.room_types.index(t) for t in room_types
                                                             if t in nodes.room_types])
         if categories:
-            names = set(categories) | set(nodes_names(m, categories))
+            names = set(categories) | set(nodes_names(self, categories))
             is_room = levels == ROOM
             has = np.zeros(len(ids), dtype=bool)
             has[is_room] = [not names.isdisjoint(nodes.info[i].category_counts) for i in ids[is_room].tolist()]

@@ -20,8 +20,6 @@ import numpy as np
 from embodied_stack.memory import persist
 from embodied_stack.memory.answering import Answerer, build_hits, template_answer, temporal_query
 from embodied_stack.memory.config import MemoryConfig
-from embodied_stack.memory.embed_worker import EmbedWorker
-from embodied_stack.memory.embedders import CachedEmbedder, Embedder, load_embedder
 from embodied_stack.memory.errors import (
     EmbedderError,
     InvalidObservationError,
@@ -48,7 +46,9 @@ from embodied_stack.memory.spatial import SpatialContext
 from embodied_stack.memory.store import DB_NAME, MemoryStore, resolve_inside
 from embodied_stack.memory.summarise import ExtractiveSummariser, Summariser
 from embodied_stack.memory.types import Observation, screen_observations, validate_observation
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.text.embed_worker import EmbedWorker
+from embodied_stack.text.embedders import CachedEmbedder, Embedder, load_embedder
+from embodied_stack.types import Pose2D
 
 log = logging.getLogger(__name__)
 

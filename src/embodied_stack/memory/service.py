@@ -21,7 +21,7 @@ import numpy as np
 from embodied_stack.errors import EmbodiedStackError
 from embodied_stack.memory.config import MemoryConfig
 from embodied_stack.memory.types import MAX_TEXT_CHARS, Observation
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.types import Pose2D
 
 logger = logging.getLogger(__name__)
 

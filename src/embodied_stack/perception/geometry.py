@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from embodied_stack._deps import require
-from embodied_stack.sim.env import CameraIntrinsics
+from embodied_stack.types import CameraIntrinsics
 
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from embodied_stack.memory.types import MAX_EXTENT_M, Observation
 from embodied_stack.perception.captioner import Captioner, TemplateCaptioner, room_label
 from embodied_stack.perception.color import color_word
 from embodied_stack.perception.config import PerceptionConfig
@@ -28,7 +27,8 @@ from embodied_stack.perception.frames import RGBDFrame, validate_frame
 from embodied_stack.perception.fusion import ObjectFusion, Sighting, Track
 from embodied_stack.perception.geometry import box_foreground, even_subsample, object_geometry
 from embodied_stack.perception.semantic_sensor import SemanticSensorDetector
-from embodied_stack.sim.env import CameraIntrinsics, Frame, InstanceInfo
+from embodied_stack.types import CameraIntrinsics, Frame, InstanceInfo
+from embodied_stack.types.observations import MAX_EXTENT_M, Observation
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +164,12 @@ class PerceptionPipeline:
     def flush(self) -> list[Observation]:
         """Final observations of every confirmed track updated since it was last emitted."""
         return self._emit(self.fusion.flush())
+
+    def current_observations(self) -> list[Observation]:
+        """Observations of every confirmed track as it stands now, without marking anything
+        emitted: what a consumer that joined late needs to catch up (the ROS sensing node
+        re-publishes them periodically)."""
+        return [self._observation(t) for t in self.fusion.confirmed]
 
     def lift(self, frame: RGBDFrame, detections: Sequence[Detection]) -> list[Sighting]:
         """Filter one frame's detections and lift the survivors to 3D boxes in ``map``."""

@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from embodied_stack.perception.detection import Detection
 from embodied_stack.perception.errors import BadFrameError
-from embodied_stack.sim.env import InstanceInfo
+from embodied_stack.types import InstanceInfo
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ from embodied_stack.planning.types import (
     SubgoalFeedback,
     SubgoalType,
 )
-from embodied_stack.sim.env import Action, Agent, AgentInput, Env, Frame, Pose2D
+from embodied_stack.sim.env import Env
+from embodied_stack.types import Action, Agent, AgentInput, Frame, Pose2D
 
 
 @dataclass

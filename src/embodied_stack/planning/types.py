@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.types import Pose2D
 
 
 class SubgoalType(IntEnum):

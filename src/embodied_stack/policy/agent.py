@@ -31,7 +31,7 @@ from embodied_stack.policy.flops import StepFlops
 from embodied_stack.policy.inputs import resize_frame
 from embodied_stack.policy.modeling_vla import VLAModel
 from embodied_stack.policy.waypoints import GoalTracker
-from embodied_stack.sim.env import Action, AgentInput
+from embodied_stack.types import Action, AgentInput
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "policy" 
 
 def default_embedder() -> EmbedFn:
     """The memory's default text embedder (all-MiniLM-L6-v2, 384-d, loaded offline)."""
-    from embodied_stack.memory.embedders import load_embedder
+    from embodied_stack.text.embedders import load_embedder
 
     return load_embedder("default").embed
 

@@ -136,13 +136,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from embodied_stack.memory.embedders import load_embedder
     from embodied_stack.policy.batches import buffer_exit_scores, embed_instructions
     from embodied_stack.policy.calibration import calibrate, parse_budget
     from embodied_stack.policy.checkpoint import load_policy, save_policy
     from embodied_stack.policy.demos import CollectConfig, DemoCollector
     from embodied_stack.policy.errors import CalibrationError
     from embodied_stack.policy.flops import StepFlops
+    from embodied_stack.text.embedders import load_embedder
 
     loaded = load_policy(args.ckpt)
     if args.scenes:

@@ -33,12 +33,12 @@ from embodied_stack.policy.inputs import resize_frame
 from embodied_stack.policy.modeling_vla import VLAModel
 from embodied_stack.policy.waypoints import GoalTracker, follow_waypoint
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-from embodied_stack.sim.env import Action, AgentInput, Frame
 from embodied_stack.sim.episodes import Episode, EpisodeSet, generate_episodes
 from embodied_stack.sim.errors import NavigationError
 from embodied_stack.sim.goals import GoalRegion
 from embodied_stack.sim.oracle import OracleAgent
 from embodied_stack.sim.scene import Scene
+from embodied_stack.types import Action, AgentInput, Frame
 
 logger = logging.getLogger(__name__)
 

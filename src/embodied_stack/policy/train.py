@@ -333,7 +333,7 @@ def train_policy(
                       work / "optimizer.safetensors"):
             child.unlink(missing_ok=True)
     if embed is None:
-        from embodied_stack.memory.embedders import load_embedder
+        from embodied_stack.text.embedders import load_embedder
 
         embed = load_embedder("default").embed
     trainer = Trainer(scenes, model_config or VLAConfig(), train_config or TrainConfig(), work, embed)

@@ -23,10 +23,10 @@ from scipy import ndimage
 
 from embodied_stack.policy.configuration_vla import VLAConfig
 from embodied_stack.policy.inputs import NO_PREVIOUS_ACTION, goal_features
-from embodied_stack.sim.env import Action, AgentInput, Frame, Pose2D
-from embodied_stack.sim.motion import wrap_angle
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.occupancy import OccupancyGrid
+from embodied_stack.types import Action, AgentInput, Frame, Pose2D
+from embodied_stack.types.geometry import wrap_angle
 
 
 @dataclass(frozen=True)

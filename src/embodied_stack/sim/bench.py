@@ -149,9 +149,9 @@ def bench_scene(path: Path, resolutions: list[tuple[int, int]], frames: int, ste
                 seed: int) -> dict[str, Any]:
     """All figures for one scene."""
     from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-    from embodied_stack.sim.env import Action, CameraIntrinsics, Pose2D
     from embodied_stack.sim.render import Renderer, camera_pose_matrix
     from embodied_stack.sim.scene import load_scene
+    from embodied_stack.types import Action, CameraIntrinsics, Pose2D
 
     scene = load_scene(path)
     t0 = time.perf_counter()

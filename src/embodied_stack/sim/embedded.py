@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from embodied_stack.errors import FormatError
-from embodied_stack.sim.env import Action, CameraIntrinsics, Frame, InstanceInfo, Pose2D, StepResult
 from embodied_stack.sim.errors import NavigationError
 from embodied_stack.sim.mesh import build_scene_mesh
 from embodied_stack.sim.motion import integrate_velocity, move_agent
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.render import Renderer, camera_pose_matrix
 from embodied_stack.sim.scene import Scene
+from embodied_stack.types import Action, CameraIntrinsics, Frame, InstanceInfo, Pose2D, StepResult
 
 logger = logging.getLogger(__name__)
 

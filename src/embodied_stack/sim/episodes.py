@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from embodied_stack.sim.env import Pose2D
 from embodied_stack.sim.errors import EpisodeFormatError, NavigationError
 from embodied_stack.sim.goals import GoalRegion
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.scene import Scene, _Fields, read_json
+from embodied_stack.types import Pose2D
 
 EPISODES_FORMAT = "embodied-stack.episodes/1"
 DEFAULT_MAX_STEPS = 500

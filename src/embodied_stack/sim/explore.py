@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from embodied_stack.sim.env import Action, Env, Frame, Pose2D
-from embodied_stack.sim.motion import wrap_angle
+from embodied_stack.sim.env import Env
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.occupancy import OccupancyGrid
+from embodied_stack.types import Action, Frame, Pose2D
+from embodied_stack.types.geometry import wrap_angle
 
 logger = logging.getLogger(__name__)
 

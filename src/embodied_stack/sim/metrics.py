@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from embodied_stack.sim.env import Action, Pose2D
+from embodied_stack.types import Action, Pose2D
 
 
 class Goal(Protocol):

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from embodied_stack.sim.env import Action, Pose2D
 from embodied_stack.sim.navmap import NavMap
+from embodied_stack.types import Action, Pose2D
+from embodied_stack.types.geometry import wrap_angle
 
 _COLLISION_EPS_M = 1e-6
 
@@ -28,11 +29,6 @@ class MoveResult:
 
     pose: Pose2D
     collided: bool
-
-
-def wrap_angle(angle_rad: float) -> float:
-    """Wrap an angle to [-pi, pi)."""
-    return (angle_rad + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def translate(navmap: NavMap, xy: np.ndarray, delta_xy: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from embodied_stack.sim.env import CameraIntrinsics, Frame
+from embodied_stack.types import CameraIntrinsics, Frame
 
 FREE, UNKNOWN, OCCUPIED = 0, -1, 1
 

@@ -19,10 +19,10 @@ import math
 
 import numpy as np
 
-from embodied_stack.sim.env import Action, AgentInput, Pose2D
 from embodied_stack.sim.goals import GoalRegion
 from embodied_stack.sim.motion import move_agent, wrap_angle
 from embodied_stack.sim.navmap import NavMap
+from embodied_stack.types import Action, AgentInput, Pose2D
 
 _BLOCKED_M = 0.01
 _TURN_COST = 1e-4

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from embodied_stack._deps import require
-from embodied_stack.sim.env import CameraIntrinsics, Pose2D
 from embodied_stack.sim.mesh import SceneMesh, build_scene_mesh
 from embodied_stack.sim.scene import Scene
+from embodied_stack.types import CameraIntrinsics, Pose2D
 
 SKY_LIGHT = np.array([0.35, 0.55, 1.0]) / np.linalg.norm([0.35, 0.55, 1.0])
 AMBIENT = 0.35

@@ -57,7 +57,7 @@ def register_tools(groups: dict[str, argparse._SubParsersAction]) -> None:
 
 
 def _pose(values: list[float] | None):  # noqa: ANN202 - Pose2D | None, imported lazily
-    from embodied_stack.sim.env import Pose2D
+    from embodied_stack.types import Pose2D
 
     return Pose2D(*values) if values is not None else None
 

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from embodied_stack.memory.config import MemoryConfig
-from embodied_stack.memory.embed_worker import EmbedWorker, EmbedWorkerError
-from embodied_stack.memory.embedders import load_embedder
 from embodied_stack.memory.errors import CorruptStoreError, MemoryConfigError
 from embodied_stack.memory.semantic_memory import SemanticMemory
 from embodied_stack.memory.store import DB_NAME
 from embodied_stack.memory.synthetic import SyntheticWorld
+from embodied_stack.text.embed_worker import EmbedWorker, EmbedWorkerError
+from embodied_stack.text.embedders import load_embedder
 
 TEXTS = ["a red mug on the table", "a tall white fridge", "a sofa", "", "a red mug on the table"]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embodied_stack.memory.embedders import (
+from embodied_stack.text.embedders import (
     CachedEmbedder,
     HashEmbedder,
     load_embedder,
     register_embedder_scheme,
 )
-from embodied_stack.memory.errors import EmbedderError
+from embodied_stack.text.errors import EmbedderError
 
 
 def test_minilm_is_384d_normalised_and_meaningful(minilm: CachedEmbedder) -> None:

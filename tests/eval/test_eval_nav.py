@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from embodied_stack.cli import main
+from embodied_stack.eval.nav import make_agent, run_eval_nav
 from embodied_stack.sim.errors import SimError
-from embodied_stack.sim.evaluate import make_agent, run_eval_nav
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.oracle import OracleAgent, RandomAgent
 from embodied_stack.sim.scene import Scene, load_scene

@@ -21,11 +21,11 @@ import pytest
 from simb_scenes import two_rooms
 
 from embodied_stack.cli import main
+from embodied_stack.eval.memory_eval import SURVEY_FILE, evaluate_queries, print_table
 from embodied_stack.memory.results import MemoryHit, QueryKind, QueryResult
-from embodied_stack.sim.env import Pose2D
-from embodied_stack.sim.memory_eval import SURVEY_FILE, evaluate_queries, print_table
 from embodied_stack.sim.queries import Query, QuerySet, save_queries
 from embodied_stack.sim.scene import Scene, save_scene
+from embodied_stack.types import Pose2D
 
 pytest.importorskip("open3d")
 
@@ -97,10 +97,10 @@ def test_evaluate_queries_scores_top1_per_mode_and_kind() -> None:
 
 # ---------------------------------------------------------------- survey on a tiny scene
 def test_survey_reports_progress_and_fills_the_memory() -> None:
+    from embodied_stack.eval.survey import explore_config_for, survey
     from embodied_stack.memory.config import MemoryConfig
     from embodied_stack.memory.semantic_memory import SemanticMemory
     from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-    from embodied_stack.sim.survey import explore_config_for, survey
 
     scene = two_rooms()
     sim = EmbeddedSim(scene, SimConfig(width=160, height=120, seed=1))

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from embodied_stack.cli import main
+from embodied_stack.eval.tasks import Task, TaskSet, TaskStep, save_tasks
 from embodied_stack.memory.semantic_memory import SemanticMemory
-from embodied_stack.memory.types import Observation
-from embodied_stack.planning.tasks import Task, TaskSet, TaskStep, save_tasks
 from embodied_stack.sim.scene import save_scene
+from embodied_stack.types.observations import Observation
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
 from simb_scenes import two_rooms  # noqa: E402

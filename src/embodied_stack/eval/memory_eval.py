@@ -1,7 +1,7 @@
 """``eval memory``: explore a scene, build the semantic forest, answer a query set and score it.
 
 The run: load the scene and the query set (targets checked against the scene), survey the scene
-in the embedded simulator (:mod:`embodied_stack.sim.survey`: frontier exploration, semantic-sensor
+in the embedded simulator (:mod:`embodied_stack.eval.survey`: frontier exploration, semantic-sensor
 perception, online ingest) or reuse a saved memory, then ask every query twice, once through the
 forest (``mode="forest"``) and once through the flat-RAG baseline (``mode="flat"``: the same
 leaves, embedder and knowledge, ranked as one flat list), and score each top-1 answer with
@@ -284,9 +284,9 @@ def _survey(scene: Scene, config: MemoryConfig, args: argparse.Namespace,
     """Explore and build the memory (with a progress bar on ``log``); save it when asked."""
     from tqdm import tqdm
 
+    from embodied_stack.eval.survey import SurveyProgress, explore_config_for, survey
     from embodied_stack.memory.semantic_memory import SemanticMemory
     from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-    from embodied_stack.sim.survey import SurveyProgress, explore_config_for, survey
 
     if args.store_out is not None and args.store_out.exists() and any(args.store_out.iterdir()):
         raise SimError(f"--store-out {args.store_out}: not empty; give a new or empty directory")

@@ -22,13 +22,14 @@ from typing import IO, Any
 import numpy as np
 
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-from embodied_stack.sim.env import Action, Agent, AgentInput, Env
+from embodied_stack.sim.env import Env
 from embodied_stack.sim.episodes import EpisodeSet, load_episodes
 from embodied_stack.sim.errors import SimError
 from embodied_stack.sim.metrics import EpisodeMetrics
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.oracle import OracleAgent, RandomAgent
 from embodied_stack.sim.scene import Scene, load_scene
+from embodied_stack.types import Action, Agent, AgentInput
 
 logger = logging.getLogger(__name__)
 

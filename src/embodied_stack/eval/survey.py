@@ -22,19 +22,19 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from embodied_stack.sim.env import Frame, Pose2D
 from embodied_stack.sim.explore import (
     ExplorationResult,
     ExploreConfig,
     FrontierExplorer,
     exploration_coverage,
 )
+from embodied_stack.types import Frame, Pose2D
 
 if TYPE_CHECKING:
     from embodied_stack.memory.semantic_memory import SemanticMemory
-    from embodied_stack.memory.types import Observation
     from embodied_stack.perception import PerceptionPipeline
     from embodied_stack.sim.embedded import EmbeddedSim
+    from embodied_stack.types.observations import Observation
 
 logger = logging.getLogger(__name__)
 

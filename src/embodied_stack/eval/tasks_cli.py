@@ -50,9 +50,9 @@ class TaskSession:
 
     def __init__(self, scene_path: str, memory_dir: str, agent_spec: str, seed: int = 0,
                  memory: Any = None) -> None:
+        from embodied_stack.eval.nav import DEFAULT_RENDER_SIZE, make_agent
         from embodied_stack.memory.semantic_memory import SemanticMemory
         from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
-        from embodied_stack.sim.evaluate import DEFAULT_RENDER_SIZE, make_agent
         from embodied_stack.sim.scene import load_scene
 
         self.scene = load_scene(scene_path)
@@ -102,7 +102,7 @@ def _printer(stream: Any) -> Any:
 def _start_pose(session: TaskSession, start: list[float] | None, seed: int) -> Any:
     import numpy as np
 
-    from embodied_stack.sim.env import Pose2D
+    from embodied_stack.types import Pose2D
 
     if start:
         return Pose2D(*start)
@@ -125,8 +125,8 @@ def _run_task(args: argparse.Namespace) -> int:
 def _eval_tasks(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from embodied_stack.eval.tasks import load_tasks, score_task
     from embodied_stack.planning.runner import RunnerConfig, run_task
-    from embodied_stack.planning.tasks import load_tasks, score_task
 
     session = TaskSession(args.scene, args.memory, args.agent, args.seed)
     task_set = load_tasks(args.tasks, scene=session.scene)

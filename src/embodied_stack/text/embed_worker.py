@@ -8,7 +8,7 @@ the rest of the queue, between two chunks of it). There is still one embedding s
 embedder's own thread setting, so the embedder's raw throughput stays the bound; what goes is
 the time it used to sit idle while the memory did everything else.
 
-The child is ``python -m embodied_stack.memory.embed_worker``: it loads the embedder from the
+The child is ``python -m embodied_stack.text.embed_worker``: it loads the embedder from the
 same spec the memory uses (no download, like the memory itself), and never imports the caller's
 script. It talks over its stdin/stdout in frames: a 4-byte big-endian length, a UTF-8 JSON
 header, then for results the float16 rows as raw bytes. No pickle crosses the pipe. The child
@@ -34,7 +34,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from embodied_stack.memory.errors import EmbedderError
+from embodied_stack.text.errors import EmbedderError
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class EmbedWorker:
         env.setdefault("TRANSFORMERS_OFFLINE", "1")
         # The child resolves imports as this process does (a source checkout, a test's path).
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        command = [sys.executable, "-m", "embodied_stack.memory.embed_worker", "--spec", self.spec,
+        command = [sys.executable, "-m", "embodied_stack.text.embed_worker", "--spec", self.spec,
                    "--threads", str(self.threads), "--batch-size", str(self.batch_size), "--chunk", str(self.chunk)]
         self.started_at = time.perf_counter()
         try:
@@ -287,7 +287,7 @@ def _serve(spec: str, threads: int, batch_size: int, chunk: int) -> int:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     inp = sys.stdin.buffer
-    from embodied_stack.memory.embedders import load_embedder
+    from embodied_stack.text.embedders import load_embedder
 
     try:
         embedder = load_embedder(spec, cache_size=1, batch_size=batch_size, threads=threads)

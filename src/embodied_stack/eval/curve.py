@@ -43,7 +43,7 @@ def sweep_budgets(
     log: IO[str] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the policy at each budget (``"full"`` = always the last exit) on the same episodes."""
-    from embodied_stack.sim.evaluate import run_eval_nav
+    from embodied_stack.eval.nav import run_eval_nav
 
     if not budgets:
         raise PolicyError("--curve needs at least one budget (e.g. full 0.5 0.25 0.15)")
