@@ -4,7 +4,9 @@
     ros2 launch embodied_stack_ros sim.launch.py agent:=onnx:/path/to/export scene:=/path/to/office.scene.json
 
 Every node takes `params_file` (defaults documented in params/embodied_stack.yaml); the
-other nodes run on the simulator's /clock (`use_sim_time`), the bridge on its own clock.
+other nodes run on the simulator's /clock (`use_sim_time`), the bridge on its own clock. The
+robot explores on its own (`explore:=true`) whenever no task drives it, and the memory starts
+empty in RAM on every run unless `store_dir` names a store under `memory_root`.
 """
 
 from launch.actions import DeclareLaunchArgument
@@ -42,15 +44,25 @@ def generate_launch_description() -> LaunchDescription:
                                           "default: a shipped home."),
         DeclareLaunchArgument("agent", default_value="",
                               description="Policy (required): policy:CHECKPOINT.safetensors or onnx:EXPORT_DIR."),
+        DeclareLaunchArgument("explore", default_value="true",
+                              description="Explore with the frontier explorer whenever no task drives the robot."),
+        DeclareLaunchArgument("store_dir", default_value="",
+                              description="Memory store under memory_root to open and keep; empty = a fresh memory in "
+                                          "RAM for this run (save it with memory/save)."),
+        DeclareLaunchArgument("memory_root", default_value="~/.ros/embodied_stack",
+                              description="Directory that holds the memory stores; save and load stay inside it."),
         DeclareLaunchArgument("rviz", default_value="false", description="Start RViz with the shipped configuration."),
         DeclareLaunchArgument("rviz_config", default_value=PathJoinSubstitution([share, "rviz", "embodied_stack.rviz"]),
                               description="RViz configuration file."),
         Node(package=PACKAGE, executable="sim_bridge", name="sim_bridge", namespace=namespace, output="screen",
              emulate_tty=True,
              parameters=[params_file, {"use_sim_time": False,
-                                       "scene": ParameterValue(LaunchConfiguration("scene"), value_type=str)}]),
+                                       "scene": ParameterValue(LaunchConfiguration("scene"), value_type=str),
+                                       "explore": ParameterValue(LaunchConfiguration("explore"), value_type=bool)}]),
         node("sensing"),
-        node("memory", {"spatial": ParameterValue(["scene:", LaunchConfiguration("scene")], value_type=str)}),
+        node("memory", {"spatial": ParameterValue(["scene:", LaunchConfiguration("scene")], value_type=str),
+                        "store_dir": ParameterValue(LaunchConfiguration("store_dir"), value_type=str),
+                        "memory_root": ParameterValue(LaunchConfiguration("memory_root"), value_type=str)}),
         node("planner"),
         node("policy", {"agent": ParameterValue(LaunchConfiguration("agent"), value_type=str),
                         "output": "discrete"}),

@@ -26,7 +26,7 @@ def load_agent(spec: str, budget: str = "", max_exit: int = 0, embedder: str = "
     kwargs: dict[str, Any] = {"budget": budget or None, "max_exit": max_exit or None}
     try:
         if embedder:
-            from embodied_stack.memory.embedders import load_embedder
+            from embodied_stack.text.embedders import load_embedder
 
             kwargs["embed"] = load_embedder(embedder).embed
         if spec.startswith("onnx:"):

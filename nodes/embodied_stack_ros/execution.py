@@ -30,7 +30,7 @@ from embodied_stack.planning.types import (
     SubgoalStatus,
     SubgoalType,
 )
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.types import Pose2D
 from embodied_stack_ros import conversions
 from embodied_stack_ros.errors import ServiceCallError
 
@@ -104,6 +104,8 @@ class ExecutionHooks:
     wait_feedback: Callable[[str, float], SubgoalFeedback | None]
     report: Callable[[PlannerStatus, Subgoal | None, int, int, SubgoalFeedback | None], None]
     is_canceled: Callable[[], bool]
+    verify: Callable[[Subgoal], str | None] = lambda _subgoal: None
+    """After a REACHED navigation: None when its goal holds, else why not (the subgoal then fails)."""
 
 
 class TaskExecution:
@@ -143,6 +145,7 @@ class TaskExecution:
             feedback = self._await_final(subgoal, index, len(plan.subgoals))
             if feedback is None:
                 return self._cancel(plan)
+            feedback = self._checked(subgoal, feedback)
             try:
                 self.planner.on_feedback(feedback)
             except (EmbodiedStackError, ValueError) as err:
@@ -152,6 +155,17 @@ class TaskExecution:
         self.hooks.publish_subgoal(None)
         status = self.planner.status
         return TaskOutcome(status.state == PlannerState.SUCCEEDED, _summary(plan, status), plan, status)
+
+    def _checked(self, subgoal: Subgoal, feedback: SubgoalFeedback) -> SubgoalFeedback:
+        """A REACHED navigation whose goal does not hold becomes FAILED, with the reason."""
+        if feedback.status != FeedbackStatus.REACHED or subgoal.type != SubgoalType.NAVIGATE_TO:
+            return feedback
+        reason = self.hooks.verify(subgoal)
+        if reason is None:
+            return feedback
+        logger.warning("subgoal %s reached its target pose, but %s", subgoal.id, reason)
+        return SubgoalFeedback(subgoal.id, FeedbackStatus.FAILED, feedback.progress, feedback.distance_remaining_m,
+                               f"reached the target pose, but {reason}", feedback.timestamp)
 
     def _await_final(self, subgoal: Subgoal, index: int, count: int) -> SubgoalFeedback | None:
         """The policy's final report on ``subgoal`` (FAILED after a silent timeout); None on cancel."""

@@ -1,34 +1,43 @@
 """The memory node: the semantic forest, fed by observations and asked through services.
 
 Subscribes to ``memory/observations`` (ObjectObservationArray) and ingests every valid element
-(each bad one is logged with its reason and counted). Serves ``memory/query`` (QueryMemory),
+(each bad one is logged with its reason and counted); an observation in another frame than
+``map_frame`` is moved into it through tf at its stamp. Serves ``memory/query`` (QueryMemory),
 ``memory/save`` and ``memory/load`` (paths inside the ``memory_root`` parameter only), and
 publishes, latched and at most every ``markers_period_s``, ``memory/markers`` (MarkerArray of
 the forest for RViz) and ``memory/stats`` (MemoryStats) after a change.
 
-Runs single-threaded: the memory's SQLite store belongs to the thread that opened it, and a
-query never waits on another callback. tf (for a robot pose given in another frame than
-``map_frame``) is received on the listener's own thread.
+Threads: a MultiThreadedExecutor with three callback groups - ingestion (the observations and
+the markers timer), requests (query, save, load) and tf (the listener's own reentrant group) -
+so a query is answered while observations arrive. One lock serialises the calls into the
+memory: a query waits at most for the batch being ingested, never for the backlog.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import numpy as np
 from embodied_stack_interfaces.msg import MemoryStats, ObjectObservationArray
 from embodied_stack_interfaces.srv import LoadMemory, QueryMemory, SaveMemory
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.time import Time
 from tf2_ros import Buffer, TransformException, TransformListener
 from visualization_msgs.msg import MarkerArray
 
 from embodied_stack.memory.config import MemoryConfig
+from embodied_stack.memory.service import FAILURES, MemoryService, load_spatial
 from embodied_stack_ros import conversions, qos
 from embodied_stack_ros.errors import ParameterError
 from embodied_stack_ros.markers import forest_markers
-from embodied_stack.memory.service import FAILURES, MemoryService, load_spatial
 from embodied_stack_ros.params import config_from_params, declare_parameters, node_param_specs
 from embodied_stack_ros.runtime import run_node
+
+TF_WAIT_S = 0.2
+"""How long an observation in another frame waits for its transform (tf is served in parallel)."""
 
 
 class MemoryNode(Node):
@@ -45,36 +54,51 @@ class MemoryNode(Node):
         except FAILURES as err:
             raise ParameterError(f"memory: cannot start with store {p['store_dir']!r} under {p['memory_root']!r} and "
                                  f"spatial {p['spatial']!r}: {err}") from err
+        self._lock = threading.Lock()
         self._map_frame = str(p["map_frame"])
         self._dirty = True
         self._tf_buffer = Buffer()
-        self._tf_listener = TransformListener(self._tf_buffer, self, spin_thread=True)
+        self._tf_listener = TransformListener(self._tf_buffer, self, spin_thread=False)
+        ingest_group, request_group = MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup()
         self._markers_pub = self.create_publisher(MarkerArray, "memory/markers", qos.LATCHED)
         self._stats_pub = self.create_publisher(MemoryStats, "memory/stats", qos.LATCHED)
-        self.create_subscription(ObjectObservationArray, "memory/observations", self._on_observations, qos.events(50))
-        self.create_service(QueryMemory, "memory/query", self._on_query)
-        self.create_service(SaveMemory, "memory/save", self._on_save)
-        self.create_service(LoadMemory, "memory/load", self._on_load)
-        self.create_timer(float(p["markers_period_s"]), self._publish_state)
+        self.create_subscription(ObjectObservationArray, "memory/observations", self._on_observations,
+                                 qos.OBSERVATIONS, callback_group=ingest_group)
+        self.create_service(QueryMemory, "memory/query", self._on_query, callback_group=request_group)
+        self.create_service(SaveMemory, "memory/save", self._on_save, callback_group=request_group)
+        self.create_service(LoadMemory, "memory/load", self._on_load, callback_group=request_group)
+        self.create_timer(float(p["markers_period_s"]), self._publish_state, callback_group=ingest_group)
         self._publish_state()
         stats = self.service.stats()
-        self.get_logger().info(f"memory ready: {stats.leaves} objects, {stats.nodes} clusters, root {self.service.root}")
+        self.get_logger().info(f"memory ready: {stats.leaves} objects, {stats.nodes} clusters, "
+                               f"root {self.service.root}, frame {self._map_frame!r}")
 
     def destroy_node(self) -> None:
-        self.service.close()
+        with self._lock:
+            self.service.close()
         super().destroy_node()
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _to_map(self, frame: str, stamp_s: float) -> np.ndarray:
+        """``T_map_frame`` at ``stamp_s`` (latest when 0); ValueError when tf cannot say."""
+        try:
+            msg = self._tf_buffer.lookup_transform(self._map_frame, frame, Time(nanoseconds=int(stamp_s * 1e9)),
+                                                   timeout=Duration(seconds=TF_WAIT_S))
+        except TransformException as err:
+            raise ValueError(str(err)) from err
+        return conversions.transform_from_ros(msg.transform)
+
     def _on_observations(self, msg: Any) -> None:
-        observations, refused = conversions.observations_from_ros(msg)
+        observations, refused = conversions.observations_from_ros(msg, self._map_frame, self._to_map)
         for reason in refused:
             self.get_logger().error(f"refused observation: {reason}")
-        if not observations:
-            self.service.rejected += len(refused)
-            return
-        outcome = self.service.ingest(observations, rejected_before=len(refused))
+        with self._lock:
+            if not observations:
+                self.service.rejected += len(refused)
+                return
+            outcome = self.service.ingest(observations, rejected_before=len(refused))
         if not outcome.success:
             self.get_logger().error(outcome.error)
             return
@@ -90,11 +114,10 @@ class MemoryNode(Node):
         if frame in ("", self._map_frame):
             return pose
         try:
-            tf = self._tf_buffer.lookup_transform(self._map_frame, frame, Time())
-        except TransformException as err:
+            T_map_frame = self._to_map(frame, 0.0)
+        except ValueError as err:
             raise ValueError(f"robot_pose frame {frame!r} cannot be transformed to {self._map_frame!r}: {err}") from err
-        T_map_pose = conversions.transform_from_ros(tf.transform) @ conversions.pose2d_to_matrix(pose)
-        return conversions.pose2d_from_matrix(T_map_pose)
+        return conversions.pose2d_from_matrix(T_map_frame @ conversions.pose2d_to_matrix(pose))
 
     def _on_query(self, request: Any, response: Any) -> Any:
         try:
@@ -103,8 +126,8 @@ class MemoryNode(Node):
         except ValueError as err:
             response.success, response.error_message = False, str(err)
             return response
-        outcome = self.service.query(str(request.query), kind, int(request.k), str(request.mode),
-                                     robot_pose)
+        with self._lock:
+            outcome = self.service.query(str(request.query), kind, int(request.k), str(request.mode), robot_pose)
         response.success, response.error_message = outcome.success, outcome.error
         if not outcome.success:
             self.get_logger().warning(f"query {request.query[:80]!r}: {outcome.error}")
@@ -112,18 +135,25 @@ class MemoryNode(Node):
         result, stamp = outcome.value, self._now()
         response.answer = result.answer
         response.kind = conversions.query_kind_to_ros(result.kind)
-        response.hits = [conversions.memory_hit_to_ros(hit, stamp) for hit in result.hits]
+        response.hits = [conversions.memory_hit_to_ros(hit, stamp, self._map_frame) for hit in result.hits]
         return response
 
     def _on_save(self, request: Any, response: Any) -> Any:
-        outcome = self.service.save(str(request.path))
+        with self._lock:
+            outcome = self.service.save(str(request.path))
         return self._store_response(response, outcome)
 
     def _on_load(self, request: Any, response: Any) -> Any:
-        outcome = self.service.load(str(request.path))
+        with self._lock:
+            outcome = self.service.load(str(request.path))
         if outcome.success:
             self._dirty = True
         return self._store_response(response, outcome)
+
+    def _stats_msg(self) -> Any:
+        with self._lock:
+            stats, rejected = self.service.stats(), self.service.rejected
+        return conversions.memory_stats_to_ros(stats, self._now(), rejected, self._map_frame)
 
     def _store_response(self, response: Any, outcome: Any) -> Any:
         response.success, response.error_message = outcome.success, outcome.error
@@ -132,23 +162,23 @@ class MemoryNode(Node):
             self.get_logger().info(f"memory store: {response.path}")
         else:
             self.get_logger().error(outcome.error)
-        response.stats = conversions.memory_stats_to_ros(self.service.stats(), self._now(), self.service.rejected)
+        response.stats = self._stats_msg()
         return response
 
     def _publish_state(self) -> None:
         if not self._dirty:
             return
         self._dirty = False
-        stamp = self._now()
-        self._stats_pub.publish(conversions.memory_stats_to_ros(self.service.stats(), stamp, self.service.rejected))
-        header = conversions.header_to_ros(self._map_frame, stamp)
-        views = self.service.nodes(int(self.params["max_marker_leaves"]))
+        self._stats_pub.publish(self._stats_msg())
+        header = conversions.header_to_ros(self._map_frame, self._now())
+        with self._lock:
+            views = self.service.nodes(int(self.params["max_marker_leaves"]))
         self._markers_pub.publish(forest_markers(views, header))
 
 
 def main(args: list[str] | None = None) -> None:
     """Run the memory node until Ctrl-C."""
-    run_node(MemoryNode, "memory", args)
+    run_node(MemoryNode, "memory", args, multithreaded=True)
 
 
 if __name__ == "__main__":

@@ -161,13 +161,51 @@ def validate_values(specs: Sequence[ParamSpec], values: Mapping[str, Any], node:
     return {s.name: s.validate(values.get(s.name, s.default), node) for s in specs}
 
 
+INT64_MAX = 2**63 - 1
+FLOAT_MAX = 1.7976931348623157e308
+
+
+def descriptor_fields(spec: ParamSpec) -> dict[str, Any]:
+    """What the ``ParameterDescriptor`` of ``spec`` says beyond its description: the range of a
+    scalar number (``integer_range`` / ``floating_point_range`` as ``(from, to)``; an open side
+    is the type's limit) and the choices of a string (``additional_constraints``)."""
+    fields: dict[str, Any] = {}
+    bounded = spec.min_value is not None or spec.max_value is not None
+    if bounded and isinstance(spec.default, int) and not isinstance(spec.default, bool):
+        low = int(spec.min_value) if spec.min_value is not None else -INT64_MAX - 1
+        high = int(spec.max_value) if spec.max_value is not None else INT64_MAX
+        fields["integer_range"] = (low, high)
+    elif bounded and isinstance(spec.default, float):
+        low_f = float(spec.min_value) if spec.min_value is not None else -FLOAT_MAX
+        high_f = float(spec.max_value) if spec.max_value is not None else FLOAT_MAX
+        fields["floating_point_range"] = (low_f, high_f)
+    if spec.choices:
+        kind = "starts with one of" if spec.prefix_choices else "one of"
+        shown = ", ".join(repr(c) for c in spec.choices)
+        fields["additional_constraints"] = f"{kind} {shown}"
+    return fields
+
+
 def declare_parameters(node: Any, specs: Sequence[ParamSpec]) -> dict[str, ParamValue]:
-    """Declare ``specs`` on an rclpy node (read-only, described) and return validated values."""
-    from rcl_interfaces.msg import ParameterDescriptor
+    """Declare ``specs`` on an rclpy node and return the validated values.
+
+    Each descriptor is read-only, carries the description, and the range or choices that
+    :class:`ParamSpec` knows (:func:`descriptor_fields`), so ``ros2 param describe`` shows them
+    and rclpy refuses an out-of-range override itself.
+    """
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
     values = {}
     for spec in specs:
-        descriptor = ParameterDescriptor(description=spec.description, read_only=True)
+        extra = descriptor_fields(spec)
+        descriptor = ParameterDescriptor(description=spec.description, read_only=True,
+                                         additional_constraints=extra.get("additional_constraints", ""))
+        if "integer_range" in extra:
+            low, high = extra["integer_range"]
+            descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=0)]
+        if "floating_point_range" in extra:
+            low_f, high_f = extra["floating_point_range"]
+            descriptor.floating_point_range = [FloatingPointRange(from_value=low_f, to_value=high_f, step=0.0)]
         values[spec.name] = node.declare_parameter(spec.name, spec.default, descriptor).value
     return validate_values(specs, values, node.get_name())
 
@@ -193,9 +231,13 @@ ROBOT_FRAME = ParamSpec("robot_frame", "base_link", "The robot's body frame (REP
 NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
     "sensing": FRAMES + (
         ParamSpec("detector", "semantic",
-                  "Detector backend: 'semantic' (the simulator's instance image and table) or "
-                  "'owlv2:DIR' (an OWLv2 model saved in DIR, prompted with `vocabulary`).",
-                  choices=("semantic", "owlv2:"), prefix_choices=True),
+                  "Detector backend: 'semantic' (the simulator's instance image and table), "
+                  "'owlv2:DIR' (an OWLv2 model saved in DIR, prompted with `vocabulary`) or 'vision_msgs' "
+                  "(the robot's own detector: vision_msgs/Detection2DArray on `detections_2d`, lifted to 3D "
+                  "with the depth image).",
+                  choices=("semantic", "owlv2:", "vision_msgs"), prefix_choices=True),
+        ParamSpec("detections_3d", False, "Also subscribe to `detections_3d` (vision_msgs/Detection3DArray, "
+                  "boxes in any tf frame) and forward them as observations in map_frame."),
         ParamSpec("vocabulary", ["chair", "table", "sofa", "bed", "refrigerator", "sink", "toilet", "tv"],
                   "Category names the open-vocabulary detector looks for."),
         ParamSpec("captioner", "template",
@@ -203,8 +245,11 @@ NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
                   choices=("template", "blip:"), prefix_choices=True),
         ParamSpec("sync_tolerance_s", 0.05, "Largest stamp difference of a colour and a depth image paired "
                   "into one frame (s).", min_value=0.0, max_value=1.0),
-        ParamSpec("tf_timeout_s", 0.1, "How long to wait for the camera pose in tf at the image stamp (s).",
-                  min_value=0.0, max_value=5.0),
+        ParamSpec("tf_timeout_s", 0.5, "How long a frame waits for the camera pose in tf at its stamp before "
+                  "it is dropped (s); the node never blocks on tf.", min_value=0.0, max_value=5.0),
+        ParamSpec("republish_period_s", 2.0, "Re-publish every confirmed track's current state this often (s), "
+                  "so that a memory started (or restarted) later still gets what is in view; 0 = never.",
+                  min_value=0.0, max_value=3600.0),
         ParamSpec("max_rate_hz", 5.0, "Frames processed per second at most; frames in between are dropped (Hz).",
                   min_value=0.1, max_value=100.0),
     ),
@@ -231,6 +276,14 @@ NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
                   "is reported as FAILED and replanned (s).", min_value=1.0, max_value=86400.0),
         ParamSpec("wait_for_memory_s", 30.0, "How long a goal waits for the memory/query service to appear (s).",
                   min_value=0.0, max_value=600.0),
+        ParamSpec("navigator", "policy", "Who drives NAVIGATE_TO subgoals: 'policy' (the policy node, over "
+                  "planner/subgoal) or 'nav2' (nav2's NavigateToPose action on `nav2_action`); EXPLORE and "
+                  "SEARCH subgoals always go to the policy node.", choices=("policy", "nav2")),
+        ParamSpec("nav2_action", "navigate_to_pose", "NavigateToPose action server used when navigator is 'nav2'."),
+        ParamSpec("verify_goal", True, "A task succeeds only when its goal holds: after the last navigation, the "
+                  "memory must hold an object of the target's category within success_distance_m of the robot."),
+        ParamSpec("success_distance_m", 1.5, "Largest distance from the robot to the target object for a "
+                  "navigation task to count as done (m).", min_value=0.1, max_value=20.0),
     ),
     "policy": FRAMES + (
         ROBOT_FRAME,
@@ -245,8 +298,10 @@ NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
         ParamSpec("embedder", "", "Text embedder for the subgoal text; '' = the agent's default (the memory's "
                   "all-MiniLM-L6-v2, or the ONNX embedder exported with an onnx: agent)."),
         ParamSpec("output", "discrete", "'discrete': publish policy/action (DiscreteAction) for the simulator; "
-                  "'velocity': publish cmd_vel (Twist) from the velocity head for a real base.",
+                  "'velocity': publish cmd_vel from the velocity head for a real base.",
                   choices=("discrete", "velocity")),
+        ParamSpec("cmd_vel_stamped", True, "Velocity output as geometry_msgs/TwistStamped (Jazzy's "
+                  "diff_drive_controller); false: plain geometry_msgs/Twist."),
         ParamSpec("control_rate_hz", 4.0, "Policy steps per second (Hz).", min_value=0.1, max_value=100.0),
         ParamSpec("max_linear_mps", 0.5, "Velocity output: forward speed limit (m/s).", min_value=0.0, max_value=5.0),
         ParamSpec("max_angular_radps", 1.0, "Velocity output: turn rate limit (rad/s).", min_value=0.0,
@@ -266,6 +321,14 @@ NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
         ParamSpec("publish_clock", True, "Publish /clock (run the other nodes with use_sim_time:=true)."),
         ParamSpec("cmd_vel_timeout_s", 0.5, "A velocity command older than this is treated as zero (s).",
                   min_value=0.0, max_value=10.0),
+        ParamSpec("cmd_vel_stamped", True, "cmd_vel is geometry_msgs/TwistStamped; false: plain Twist."),
+        ParamSpec("start_time_s", -1.0, "Simulated time of the first tick (s); -1 = the wall-clock time at "
+                  "start, so that a memory store kept across runs never sees time go back.",
+                  min_value=-1.0, max_value=1e10),
+        ParamSpec("explore", False, "Drive the robot with the frontier explorer whenever no policy action or "
+                  "velocity command arrived for explore_idle_s, so that the memory fills on its own."),
+        ParamSpec("explore_idle_s", 2.0, "Quiet time after the last policy action or cmd_vel before the explorer "
+                  "drives again (s).", min_value=0.0, max_value=600.0),
         ParamSpec("odom_frame", "odom", "Odometry frame (REP-105); map -> odom is the identity here."),
         ParamSpec("base_frame", "base_link", "Robot body frame (REP-105)."),
         ParamSpec("camera_frame", "camera_link", "Camera body frame (x forward, z up)."),

@@ -1,9 +1,10 @@
 """The sensing node's logic without ROS: pair images by stamp, build the detector and captioner
 from their parameter specs, and decode one frame's messages.
 
-Cameras publish colour, depth and (in simulation) instance images on separate topics with the
-same or nearly the same stamps; :class:`FrameAssembler` keeps the last few of each and hands
-out the newest complete set, dropping everything older (the node processes at most
+Cameras publish colour, depth and (in simulation) instance images, or a robot's detector its
+Detection2DArray, on separate topics with the same or nearly the same stamps;
+:class:`FrameAssembler` keeps the last few of each and hands out the newest complete set,
+dropping everything older (the node processes at most
 ``max_rate_hz`` frames per second, so most frames are skipped on purpose).
 """
 
@@ -20,17 +21,20 @@ from embodied_stack.perception.errors import BackendError
 from embodied_stack_ros import conversions
 from embodied_stack_ros.errors import ParameterError
 
-KINDS = ("color", "depth", "instance")
+KINDS = ("color", "depth")
+EXTRA_KINDS = ("instance", "detections")
 
 
 @dataclass
 class FrameMessages:
-    """One frame's messages: colour, depth and (or None) instance image, and the colour stamp."""
+    """One frame's messages: colour, depth, (or None) instance image and (or None) detections,
+    and the colour stamp."""
 
     stamp_s: float
     color: Any
     depth: Any
-    instance: Any | None
+    instance: Any | None = None
+    detections: Any | None = None
 
 
 class FrameAssembler:
@@ -40,11 +44,14 @@ class FrameAssembler:
         tolerance_s: largest stamp difference within one frame.
         need_instance: whether an instance image is part of a frame.
         keep: images kept per stream while waiting for partners.
+        need_detections: whether a detection array (vision_msgs) is part of a frame.
     """
 
-    def __init__(self, tolerance_s: float, need_instance: bool, keep: int = 10) -> None:
+    def __init__(self, tolerance_s: float, need_instance: bool, keep: int = 10, *,
+                 need_detections: bool = False) -> None:
         self.tolerance_s = tolerance_s
-        self.kinds = KINDS if need_instance else KINDS[:2]
+        self.kinds = KINDS + tuple(k for k, need in zip(EXTRA_KINDS, (need_instance, need_detections),
+                                                        strict=True) if need)
         self._queues: dict[str, collections.deque[tuple[float, Any]]] = {
             kind: collections.deque(maxlen=keep) for kind in self.kinds
         }
@@ -66,8 +73,8 @@ class FrameAssembler:
                 self._drop_through("color", stamp)
                 for kind, (partner_stamp, _msg) in partners.items():
                     self._drop_through(kind, partner_stamp)
-                instance = partners["instance"][1] if "instance" in partners else None
-                return FrameMessages(stamp, color, partners["depth"][1], instance)
+                extra = {kind: partners[kind][1] for kind in EXTRA_KINDS if kind in partners}
+                return FrameMessages(stamp, color, partners["depth"][1], **extra)
         return None
 
     def _drop_through(self, kind: str, stamp: float) -> None:
@@ -89,8 +96,9 @@ def decode_frame(frame: FrameMessages) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def make_detector(spec: str, vocabulary: list[str]) -> Detector | None:
     """The detector a ``detector`` parameter names; None for 'semantic' (it needs the
-    simulator's instance table, which arrives on a topic)."""
-    if spec == "semantic":
+    simulator's instance table, which arrives on a topic) and 'vision_msgs' (the detections
+    arrive on a topic with each frame)."""
+    if spec in ("semantic", "vision_msgs"):
         return None
     from embodied_stack.perception.owlv2 import Owlv2Detector
 

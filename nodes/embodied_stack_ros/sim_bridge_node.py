@@ -7,7 +7,12 @@ simulated time: ``/clock``, tf ``map -> odom -> base_link`` (and the static came
 ``odom``, ``camera/color/image_raw`` + ``camera/color/camera_info``,
 ``camera/depth/image_raw`` (registered to colour), ``camera/instance/image_raw`` (32SC1) and,
 latched, ``camera/instances`` (what each instance id is). ``sim/reset`` (std_srvs/Trigger)
-puts the robot back at its start.
+puts the robot back at its start. ``cmd_vel`` is TwistStamped (``cmd_vel_stamped``, the default)
+or Twist. Sensor streams are published reliable (REP-2003); subscribers use best effort.
+
+With ``explore`` the frontier explorer (:mod:`embodied_stack_ros.sim_explore`) drives the robot
+whenever no policy action or velocity command arrived for ``explore_idle_s``, so the memory
+fills on its own; a task takes over at once and exploration resumes after it.
 
 The bridge keeps its own clock: it never uses sim time itself (its timer runs on the steady
 clock), so ``use_sim_time`` is ignored here; the other nodes should set it.
@@ -21,7 +26,7 @@ import time
 from typing import Any
 
 from embodied_stack_interfaces.msg import DiscreteAction, InstanceInfoArray
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -32,12 +37,13 @@ from tf2_ros import StaticTransformBroadcaster, TransformBroadcaster
 
 from embodied_stack.errors import EmbodiedStackError
 from embodied_stack.sim.embedded import SimConfig
-from embodied_stack.sim.env import Action, Frame, Pose2D
 from embodied_stack.sim.envs import make_env
+from embodied_stack.types import Action, Frame, Pose2D
 from embodied_stack_ros import conversions, qos
 from embodied_stack_ros.errors import ParameterError
 from embodied_stack_ros.params import config_from_params, declare_parameters, node_param_specs
 from embodied_stack_ros.runtime import run_node
+from embodied_stack_ros.sim_explore import BackgroundExplorer
 from embodied_stack_ros.sim_frames import camera_mount, planar_velocity
 
 MAX_QUEUED_ACTIONS = 10
@@ -62,21 +68,24 @@ class SimBridgeNode(Node):
             raise ParameterError(f"sim_bridge: cannot load scene {p['scene']!r}: {err}") from err
         self._start = Pose2D(*p["start_pose"]) if p["use_start_pose"] else None
         self._dt = 1.0 / float(p["rate_hz"])
-        self._t = 0.0
+        self._t = float(p["start_time_s"]) if float(p["start_time_s"]) >= 0.0 else time.time()
         self._actions: collections.deque[Action] = collections.deque(maxlen=MAX_QUEUED_ACTIONS)
         self._cmd = (0.0, 0.0)
         self._cmd_wall = -math.inf
+        self._commanded_wall = -math.inf
+        self._explorer: BackgroundExplorer | None = None
 
         self._clock_pub = self.create_publisher(ClockMsg, "/clock", qos.CLOCK) if p["publish_clock"] else None
-        self._color_pub = self.create_publisher(Image, "camera/color/image_raw", qos.SENSOR)
-        self._info_pub = self.create_publisher(CameraInfo, "camera/color/camera_info", qos.SENSOR)
-        self._depth_pub = self.create_publisher(Image, "camera/depth/image_raw", qos.SENSOR)
-        self._instance_pub = self.create_publisher(Image, "camera/instance/image_raw", qos.SENSOR)
+        self._color_pub = self.create_publisher(Image, "camera/color/image_raw", qos.SENSOR_PUB)
+        self._info_pub = self.create_publisher(CameraInfo, "camera/color/camera_info", qos.SENSOR_PUB)
+        self._depth_pub = self.create_publisher(Image, "camera/depth/image_raw", qos.SENSOR_PUB)
+        self._instance_pub = self.create_publisher(Image, "camera/instance/image_raw", qos.SENSOR_PUB)
         self._table_pub = self.create_publisher(InstanceInfoArray, "camera/instances", qos.LATCHED)
-        self._odom_pub = self.create_publisher(Odometry, "odom", qos.SENSOR)
+        self._odom_pub = self.create_publisher(Odometry, "odom", qos.SENSOR_PUB)
         self._tf = TransformBroadcaster(self)
         self._tf_static = StaticTransformBroadcaster(self)
-        self.create_subscription(Twist, "cmd_vel", self._on_cmd_vel, qos.events())
+        self.create_subscription(TwistStamped if p["cmd_vel_stamped"] else Twist, "cmd_vel", self._on_cmd_vel,
+                                 qos.events())
         self.create_subscription(DiscreteAction, "policy/action", self._on_action, qos.events())
         self.create_service(Trigger, "sim/reset", self._on_reset)
 
@@ -84,6 +93,9 @@ class SimBridgeNode(Node):
             self._frame = self._reset()
         except (EmbodiedStackError, ValueError) as err:
             raise ParameterError(f"sim_bridge: cannot place the robot (start_pose {p['start_pose']}): {err}") from err
+        if p["explore"]:
+            self._explorer = BackgroundExplorer(self.env, lambda: self._frame, self.get_logger().info)
+            self._explorer.start()
         period = self._dt / float(p["real_time_factor"])
         self.create_timer(period, self._tick, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.get_logger().info(
@@ -101,15 +113,17 @@ class SimBridgeNode(Node):
             conversions.transform_stamped_to_ros(base_link, p["base_frame"], p["camera_frame"], self._t),
             conversions.transform_stamped_to_ros(link_optical, p["camera_frame"], p["optical_frame"], self._t),
         ])
-        self._table_pub.publish(conversions.instances_to_ros(self.env.instances, self._t))
+        self._table_pub.publish(conversions.instances_to_ros(self.env.instances, self._t, p["map_frame"]))
         self._actions.clear()
         self._publish(frame, (0.0, 0.0))
         return frame
 
     def _on_cmd_vel(self, msg: Any) -> None:
         try:
-            self._cmd = conversions.twist_from_ros(msg)
+            self._cmd = conversions.velocity_from_ros(msg)
             self._cmd_wall = time.monotonic()
+            if self._cmd != (0.0, 0.0):
+                self._commanded_wall = self._cmd_wall
         except ValueError as err:
             self.get_logger().error(f"ignored cmd_vel: {err}")
 
@@ -119,6 +133,7 @@ class SimBridgeNode(Node):
         except ValueError as err:
             self.get_logger().error(f"ignored policy/action: {err}")
             return
+        self._commanded_wall = time.monotonic()
         if len(self._actions) == self._actions.maxlen:
             self.get_logger().warning("policy/action queue full; dropping the oldest action")
         self._actions.append(action)
@@ -140,6 +155,8 @@ class SimBridgeNode(Node):
             result = self.env.step(self._actions.popleft())
         elif time.monotonic() - self._cmd_wall <= float(self.params["cmd_vel_timeout_s"]) and self._cmd != (0.0, 0.0):
             result = self.env.step_velocity(self._cmd[0], self._cmd[1], self._dt)
+        elif self._explorer is not None and self._exploring():
+            result = self._explorer.step(self.env)
         else:
             result = None
         if result is not None:
@@ -147,6 +164,14 @@ class SimBridgeNode(Node):
             if result.collided:
                 self.get_logger().debug("collision")
         self._publish(self._frame, planar_velocity(before, self.env.agent_pose, self._dt))
+
+    def _exploring(self) -> bool:
+        return time.monotonic() - self._commanded_wall > float(self.params["explore_idle_s"])
+
+    def on_shutdown(self) -> None:
+        """Stop the explorer's thread (called by :func:`run_node` before the node is destroyed)."""
+        if self._explorer is not None:
+            self._explorer.stop()
 
     def _publish(self, frame: Frame, twist: tuple[float, float]) -> None:
         p, t = self.params, self._t

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.types import Pose2D
 from embodied_stack_ros.conversions import pose2d_to_matrix
 
 # Rotation taking optical-frame coordinates to camera_link coordinates: optical x (right) is

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from embodied_stack.planning.types import FeedbackStatus, Subgoal, SubgoalFeedback, SubgoalType
-from embodied_stack.sim.env import Action, Pose2D
+from embodied_stack.types import Action, Pose2D
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from scipy.spatial.transform import Rotation
 
 from embodied_stack.bags.errors import MalformedMessageError
 from embodied_stack.memory.errors import InvalidObservationError
-from embodied_stack.memory.types import Observation
 from embodied_stack.planning.types import (
     FeedbackStatus,
     HitRef,
@@ -24,7 +23,8 @@ from embodied_stack.planning.types import (
     SubgoalStatus,
     SubgoalType,
 )
-from embodied_stack.sim.env import Action, CameraIntrinsics, InstanceInfo, Pose2D
+from embodied_stack.types import Action, CameraIntrinsics, InstanceInfo, Pose2D
+from embodied_stack.types.observations import Observation
 
 pytestmark = pytest.mark.usefixtures("ros_messages")
 

@@ -22,7 +22,7 @@ from embodied_stack.planning.types import (
     SubgoalFeedback,
     SubgoalStatus,
 )
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.types import Pose2D
 
 
 @dataclass

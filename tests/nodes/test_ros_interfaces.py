@@ -28,7 +28,7 @@ from rosbags.interfaces import Nodetype
 from rosbags.typesys import get_types_from_msg
 
 from embodied_stack.planning.types import FeedbackStatus, PlannerState, SubgoalStatus, SubgoalType
-from embodied_stack.sim.env import Action
+from embodied_stack.types import Action
 
 PRIMITIVES = set(INT_RANGES) | {"bool", "float32", "float64", "string", "wstring"}
 FIELD_NAME = re.compile(r"^(?!.*__)(?!.*_$)[a-z][a-z0-9_]*$")

@@ -17,12 +17,12 @@ from embodied_stack_ros.markers import (
     TEXT_VIEW_FACING,
     forest_markers,
 )
-from embodied_stack.memory.service import MemoryService, load_spatial
 
 from embodied_stack.memory.config import MemoryConfig
 from embodied_stack.memory.results import MemoryHit, QueryKind
-from embodied_stack.memory.types import Observation
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.memory.service import MemoryService, load_spatial
+from embodied_stack.types import Pose2D
+from embodied_stack.types.observations import Observation
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 OBJECTS = [

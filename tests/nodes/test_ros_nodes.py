@@ -4,33 +4,31 @@ The whole loop runs: the simulator bridge renders a small kitchen, sensing turns
 observations, the memory ingests them and answers a query, the planner executes "go to the
 fridge" through the policy (driven by the simulator's shortest-path oracle in place of a trained
 network), and the bridge moves the robot there. Bad input to each node is answered with an
-error response or a log line, never an exception. Skipped where real rclpy exists: tests/ros/
-runs the nodes on ROS there.
+error response or a log line, never an exception. Every test here fakes rclpy (marker
+``fake_rclpy``); with ROS sourced they use the real message classes, and tests/ros/ runs the
+same nodes on real ROS.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import START_POSE
+from ros_fakes import Bus, QoSEnum, QoSProfile
 
 from embodied_stack.policy.early_exit import ExitStats, ExitStep, ExitThresholds
-from embodied_stack.sim.env import Action, AgentInput, Pose2D
 from embodied_stack.sim.oracle import OracleAgent
+from embodied_stack.types import Action, AgentInput, Pose2D
 
-if importlib.util.find_spec("rclpy") is not None:
-    pytest.skip("real rclpy is installed: tests/ros/ runs the nodes on ROS", allow_module_level=True)
+pytestmark = pytest.mark.fake_rclpy
 
-from conftest import SCENE_PATH  # noqa: E402
-from ros_fakes import Bus, FakeTypes, install  # noqa: E402
-
-START = [2.0, 1.5, 0.71]
+LATCHED = QoSProfile(depth=1, durability=QoSEnum.TRANSIENT_LOCAL)
 
 
 class OracleDrivenAgent:
@@ -59,26 +57,6 @@ class OracleDrivenAgent:
 
     def velocity_command(self) -> tuple[float, float]:
         return (0.2, 0.0)
-
-
-@pytest.fixture()
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The fakes installed, parameters for every node, and a way to build the nodes."""
-    bus = Bus({
-        "sim_bridge": {"scene": str(SCENE_PATH), "width": 160, "height": 120, "use_start_pose": True, "start_pose": START},
-        "sensing": {"max_range_m": 8.0},
-        "memory": {"embedder": "hash", "memory_root": str(tmp_path / "memory"), "store_dir": "default",
-                   "spatial": f"scene:{SCENE_PATH}"},
-        "planner": {"subgoal_timeout_s": 60.0},
-        "policy": {"agent": "policy:unused.safetensors", "sensor_timeout_s": 5.0},
-    })
-    install(bus, FakeTypes(), monkeypatch)
-    from embodied_stack_ros import conversions
-
-    conversions.set_type_resolver(None)
-    yield bus
-    for name in [n for n in sys.modules if n.startswith("embodied_stack_ros.") and n.endswith(("_node", "qos", "runtime"))]:
-        del sys.modules[name]
 
 
 def nodes(bus: Bus, monkeypatch: pytest.MonkeyPatch, *names: str) -> dict[str, Any]:
@@ -167,12 +145,12 @@ def _pose_in(frame: str) -> Any:
 def test_memory_node_keeps_good_observations_and_logs_bad_ones(world: Bus, monkeypatch: pytest.MonkeyPatch) -> None:
     from embodied_stack_ros import conversions
 
-    from embodied_stack.memory.types import Observation
+    from embodied_stack.types.observations import Observation
 
     nodes(world, monkeypatch, "memory")
     msg = conversions.observations_to_ros([Observation("mug", (1.0, 2.0, 0.8)), Observation("cup", (1.0, 2.5, 0.8))], 3.0)
     msg.observations[1].position.z = math.inf
-    world.publish("/memory/observations", msg, False)
+    world.publish("/memory/observations", msg)
     spin(world, ("memory",), 1)
     assert world.latched["/memory/stats"].leaves == 1 and world.latched["/memory/stats"].rejected == 1
     assert any("refused observation" in e for e in world.errors("memory"))
@@ -189,6 +167,12 @@ def test_sensing_skips_malformed_and_unlocated_frames(world: Bus, monkeypatch: p
     image = world.published["/camera/color/image_raw"][-1]
     image.header.frame_id = "no_such_frame"
     spin(world, ("sensing",), 1)
+    assert not any("no_such_frame" in msg for _level, msg in world.logs["sensing"])  # it waits for tf
+    from embodied_stack_ros import conversions
+
+    clock = conversions.ros_type("rosgraph_msgs/msg/Clock")(clock=conversions.time_to_ros(5.0))
+    world.publish("/clock", clock)  # past tf_timeout_s: the frame is given up
+    spin(world, ("sensing",), 1)
     assert any("no_such_frame" in msg for level, msg in world.logs["sensing"] if level == "warning")
     assert "/memory/observations" not in world.published
 
@@ -198,7 +182,7 @@ def test_bridge_moves_on_actions_and_velocity_and_resets(world: Bus, monkeypatch
 
     bridge = nodes(world, monkeypatch, "sim_bridge")["sim_bridge"]
     start = bridge.env.agent_pose
-    world.publish("/policy/action", conversions.action_to_ros(Action.MOVE_FORWARD, "", 0.0), False)
+    world.publish("/policy/action", conversions.action_to_ros(Action.MOVE_FORWARD, "", 0.0))
     spin(world, ("sim_bridge",), 1)
     moved = bridge.env.agent_pose
     assert math.hypot(moved.x - start.x, moved.y - start.y) == pytest.approx(0.25, abs=1e-6)
@@ -206,13 +190,13 @@ def test_bridge_moves_on_actions_and_velocity_and_resets(world: Bus, monkeypatch
     assert odom.pose.pose.position.x == pytest.approx(moved.x) and odom.child_frame_id == "base_link"
     bad = conversions.action_to_ros(Action.STOP, "", 0.0)
     bad.action = 7
-    world.publish("/policy/action", bad, False)
-    world.publish("/cmd_vel", conversions.twist_to_ros(0.0, 1.0), False)
+    world.publish("/policy/action", bad)
+    world.publish("/cmd_vel", conversions.twist_stamped_to_ros(0.0, 1.0, "base_link", 0.0))
     spin(world, ("sim_bridge",), 2)
     assert bridge.env.agent_pose.yaw != pytest.approx(moved.yaw)
     assert any("unknown action 7" in e for e in world.errors("sim_bridge"))
     reset = call(world, "/sim/reset")
-    assert reset.success and bridge.env.agent_pose.x == pytest.approx(START[0])
+    assert reset.success and bridge.env.agent_pose.x == pytest.approx(START_POSE[0])
     clock = [m.clock.sec + m.clock.nanosec * 1e-9 for m in world.published["/clock"]]
     assert clock == sorted(clock) and clock[-1] == pytest.approx(0.3)  # three ticks of 0.1 s; reset keeps time
 
@@ -221,11 +205,11 @@ def test_policy_node_runs_a_real_early_exit_policy_with_velocity_output(world: B
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from embodied_stack_ros import conversions
 
-    from embodied_stack.memory.embedders import load_embedder
     from embodied_stack.planning.types import Subgoal, SubgoalType
     from embodied_stack.policy.agent import PolicyAgent
     from embodied_stack.policy.configuration_vla import VLAConfig
     from embodied_stack.policy.modeling_vla import VLAModel
+    from embodied_stack.text.embedders import load_embedder
 
     config = VLAConfig(image_width=32, image_height=24, vision_channels=(8, 16), hidden_size=32, num_layers=4,
                        num_attention_heads=2, num_key_value_heads=1, intermediate_size=64, exit_interval=1,
@@ -245,17 +229,17 @@ def test_policy_node_runs_a_real_early_exit_policy_with_velocity_output(world: B
     monkeypatch.setattr(policy_module, "load_agent", lambda *_args: agent)
     policy_module.PolicyNode()
     subgoal = Subgoal("plan_9.1", SubgoalType.NAVIGATE_TO, "fridge", target_pose=Pose2D(4.5, 3.5, 0.0), attempts=1)
-    world.publish("/planner/subgoal", conversions.subgoal_to_ros(subgoal, 0.0), True)
+    world.publish("/planner/subgoal", conversions.subgoal_to_ros(subgoal, 0.0), LATCHED)
     spin(world, ("sim_bridge", "policy"), 5)
     commands = world.published["/cmd_vel"]
-    assert len(commands) == 5 and all(abs(c.linear.x) <= 0.1 for c in commands)
+    assert len(commands) == 5 and all(abs(c.twist.linear.x) <= 0.1 for c in commands)
     stats = world.published["/policy/exit_stats"][-1]
     assert (stats.num_exits, stats.exit_index, stats.steps) == (4, 4, 5)
     assert stats.trunk_flops == stats.trunk_flops_full > 0 and stats.flops_saved_ratio == 0.0
     assert sum(stats.exit_histogram) == 5 and len(stats.action_probs) == 4
     assert [f.status for f in world.published["/policy/feedback"]] == [0]  # one PROGRESS after 4 steps
-    world.publish("/planner/subgoal", conversions.subgoal_to_ros(None, 1.0), True)
-    assert commands[-1].linear.x == 0.0 and commands[-1].angular.z == 0.0
+    world.publish("/planner/subgoal", conversions.subgoal_to_ros(None, 1.0), LATCHED)
+    assert commands[-1].twist.linear.x == 0.0 and commands[-1].twist.angular.z == 0.0
     assert bridge.env is not None and world.errors("policy") == []
 
 

@@ -19,7 +19,7 @@ from conftest import NODES_DIR, REPO
 PACKAGE_DIR = NODES_DIR / "embodied_stack_ros"
 LAUNCH_DIR = REPO / "launch"
 NODE_MODULES = sorted(p.stem for p in PACKAGE_DIR.glob("*_node.py"))
-ROS_ONLY = {"qos", "runtime", *NODE_MODULES}
+ROS_ONLY = {"qos", "runtime", "nav2_navigator", *NODE_MODULES}
 PURE_MODULES = sorted(p.stem for p in PACKAGE_DIR.glob("*.py") if p.stem not in ROS_ONLY and p.stem != "__init__")
 # Python module -> rosdep key, for modules that are not ROS packages of the same name.
 ROSDEP = {"numpy": "python3-numpy"}

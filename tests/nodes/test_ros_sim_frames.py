@@ -9,8 +9,8 @@ import pytest
 from embodied_stack_ros.conversions import pose2d_to_matrix
 from embodied_stack_ros.sim_frames import camera_mount, planar_velocity
 
-from embodied_stack.sim.env import Pose2D
 from embodied_stack.sim.render import camera_pose_matrix
+from embodied_stack.types import Pose2D
 
 
 @pytest.mark.parametrize("pitch_deg", [0.0, 20.0])

@@ -8,7 +8,7 @@ import pytest
 from embodied_stack_ros.subgoal_driver import DriverConfig, SubgoalDriver
 
 from embodied_stack.planning.types import FeedbackStatus, Subgoal, SubgoalType
-from embodied_stack.sim.env import Action, Pose2D
+from embodied_stack.types import Action, Pose2D
 
 START = Pose2D(0.0, 0.0, 0.0)
 

@@ -65,7 +65,7 @@ class TestMemoryNode(unittest.TestCase):
     def _ingest(self) -> None:
         from embodied_stack_ros import conversions
 
-        from embodied_stack.memory.types import Observation
+        from embodied_stack.types.observations import Observation
 
         observations = [
             Observation("fridge", (5.4, 4.4, 0.9), (0.7, 0.7, 1.8), "a white fridge, kitchen", 0.9, 1.0),
