@@ -30,7 +30,7 @@ def require(module: str) -> ModuleType:
     except ImportError as err:
         extra, package = _EXTRAS.get(module, ("", module))
         if module == "habitat_sim":
-            hint = "install habitat-sim with conda (see sim/habitat/README.md); it is not on PyPI"
+            hint = "install habitat-sim from conda or a source build (see docs/habitat.md); it is not on PyPI"
         elif module == "open3d" and "libusb" in str(err):
             hint = "install the system package: apt-get install -y libusb-1.0-0"
         elif extra:

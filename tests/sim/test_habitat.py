@@ -1,19 +1,22 @@
-"""The Habitat adapter: y-up <-> z-up conversions and configuration building, without habitat_sim;
-the real simulator only where it is installed."""
+"""The Habitat adapter: y-up <-> z-up conversions, configuration building and ``HabitatEnv``.
+
+habitat_sim is faked here (tests/sim/habitat_fake.py) because it cannot be installed on the
+machines this project is built on (conda or source build only); the fake follows habitat-sim
+0.3.x's API as its source defines it, so a call the real simulator does not have fails here.
+The test that needs a real simulator skips unless habitat-sim is importable."""
 
 from __future__ import annotations
 
 import math
 import os
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
+import habitat_fake
 import numpy as np
 import pytest
 
 from embodied_stack.errors import FormatError
-from embodied_stack.sim.env import Action, Env, Pose2D
+from embodied_stack.sim.env import Env
 from embodied_stack.sim.habitat.config import (
     HabitatConfig,
     build_habitat_configuration,
@@ -33,6 +36,7 @@ from embodied_stack.sim.habitat.convert import (
     yaw_from_habitat_quaternion,
 )
 from embodied_stack.sim.render import camera_pose_matrix
+from embodied_stack.types import Action, Pose2D
 
 SHIPPED = Path(__file__).resolve().parents[2] / "sim" / "habitat" / "objectnav_hm3d.yaml"
 
@@ -126,54 +130,29 @@ def test_config_paths_and_errors(tmp_path: Path) -> None:
         HabitatConfig(scene="a.glb", min_depth_m=6.0)
 
 
-class _Recorder:
-    """Stands in for a habitat_sim class: records attributes set on it and constructor args."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.args, self.kwargs = args, kwargs
-
-    def set_defaults(self) -> None:
-        self.defaults = True
-
-
-def _fake_habitat_sim() -> SimpleNamespace:
-    return SimpleNamespace(
-        SimulatorConfiguration=type("SimulatorConfiguration", (_Recorder,), {}),
-        CameraSensorSpec=type("CameraSensorSpec", (_Recorder,), {}),
-        SensorType=SimpleNamespace(COLOR="COLOR", DEPTH="DEPTH", SEMANTIC="SEMANTIC"),
-        Configuration=type("Configuration", (_Recorder,), {}),
-        NavMeshSettings=type("NavMeshSettings", (_Recorder,), {}),
-        agent=SimpleNamespace(
-            AgentConfiguration=type("AgentConfiguration", (_Recorder,), {}),
-            ActionSpec=type("ActionSpec", (_Recorder,), {}),
-            ActuationSpec=type("ActuationSpec", (_Recorder,), {}),
-        ),
-    )
-
-
 def test_build_configuration_sets_the_documented_fields() -> None:
-    hs = _fake_habitat_sim()
+    hs = habitat_fake.fake_module()
     spec = habitat_spec(HabitatConfig(scene="a.glb", scene_dataset_config="d.json", gpu_device_id=-1, width=160,
                                       height=120))
     config = build_habitat_configuration(spec, hs)  # type: ignore[arg-type]
-    sim_cfg, agents = config.args
+    sim_cfg, (agent,) = config.sim_cfg, config.agents
     assert (sim_cfg.scene_id, sim_cfg.scene_dataset_config_file, sim_cfg.gpu_device_id) == ("a.glb", "d.json", -1)
     assert sim_cfg.enable_physics is False
-    (agent,) = agents
     assert (agent.height, agent.radius) == (0.88, 0.18)
     assert {s.uuid: s.sensor_type for s in agent.sensor_specifications} == {
         "color": "COLOR", "depth": "DEPTH", "semantic": "SEMANTIC"}
     assert all(s.resolution == [120, 160] and s.position == [0.0, 0.88, 0.0] for s in agent.sensor_specifications)
     forward = agent.action_space["move_forward"]
-    assert forward.args[0] == "move_forward" and forward.args[1].kwargs == {"amount": 0.25}
-    assert agent.action_space["turn_left"].args[1].kwargs == {"amount": 30.0}
+    assert forward.name == "move_forward" and forward.actuation.amount == 0.25
+    assert agent.action_space["turn_left"].actuation.amount == 30.0
     settings = build_navmesh_settings(spec, hs)  # type: ignore[arg-type]
     assert settings.defaults and (settings.agent_radius, settings.agent_height) == (0.18, 0.88)
+    assert settings.cell_height == pytest.approx(0.05)  # not recast's 0.2: the surface stays near the floor
 
 
 @pytest.mark.habitat
 def test_real_habitat_env() -> None:
-    pytest.importorskip("habitat_sim", reason="habitat-sim is not installed (conda only; see sim/habitat/README.md)")
+    pytest.importorskip("habitat_sim", reason="habitat-sim is not installed (conda or source build; see docs/habitat.md)")
     scene = os.environ.get("EMBODIED_STACK_HABITAT_SCENE")
     if not scene:
         pytest.skip("set EMBODIED_STACK_HABITAT_SCENE to a .glb (and a dataset config in the YAML) to run this")
@@ -185,98 +164,30 @@ def test_real_habitat_env() -> None:
         assert isinstance(env, Env)
         frame = env.reset()
         assert frame.rgb.shape == (48, 64, 3) and frame.depth.shape == (48, 64)
-        turned = env.step(Action.TURN_LEFT).frame.agent_pose
-        assert math.remainder(turned.yaw - frame.agent_pose.yaw, 2 * math.pi) == pytest.approx(math.radians(30), abs=1e-3)
+        turned = env.step(Action.TURN_LEFT)
+        assert isinstance(turned.collided, bool)
+        assert math.remainder(turned.frame.agent_pose.yaw - frame.agent_pose.yaw, 2 * math.pi) == pytest.approx(
+            math.radians(30), abs=1e-3)
+        moved = env.step(Action.MOVE_FORWARD)
+        assert moved.info["moved_m"] <= 0.25 + 1e-3
         here = env.agent_pose.xy
         assert env.geodesic_distance(here, here) == pytest.approx(0.0, abs=1e-3)
     finally:
         env.close()
 
 
-class _FakeAgent:
-    """Agent state in Habitat's frame; rotations are (x, y, z, w) arrays (fake quat_from_coeffs)."""
+def _env(monkeypatch: pytest.MonkeyPatch, **changes: object) -> tuple[object, object]:
+    hs = habitat_fake.install(monkeypatch, semantic_annotation=bool(changes.pop("annotated", True)))
+    from embodied_stack.sim.habitat.env import HabitatEnv
 
-    def __init__(self) -> None:
-        self.state = SimpleNamespace(position=np.zeros(3, dtype=np.float32), rotation=np.array([0.0, 0.0, 0.0, 1.0]),
-                                     sensor_states={})
-
-    def get_state(self) -> SimpleNamespace:
-        pos = np.asarray(self.state.position, dtype=np.float64)
-        self.state.sensor_states = {"color": SimpleNamespace(position=pos + [0.0, 0.88, 0.0], rotation=self.state.rotation)}
-        return self.state
-
-    def set_state(self, state: SimpleNamespace) -> None:
-        self.state = state
-
-
-class _FakeSimulator:
-    """Just enough of habitat_sim.Simulator for HabitatEnv: a 64x48 view, a wall at x_h = 3."""
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-        self.agent = _FakeAgent()
-        self.previous_step_collided = False
-        self.pathfinder = SimpleNamespace(
-            is_loaded=True, seed=lambda s: None,
-            get_random_navigable_point=lambda: np.array([1.0, 0.0, -2.0], dtype=np.float32),
-            snap_point=lambda p: np.array([p[0], 0.0, p[2]], dtype=np.float32),
-            try_step=lambda a, b: np.array([min(b[0], 3.0), b[1], b[2]], dtype=np.float32),
-            find_path=self._find_path)
-        objects = [SimpleNamespace(semantic_id=5, id="chair_5", category=SimpleNamespace(name=lambda: "Chair"),
-                                   aabb=SimpleNamespace(center=[1.0, 0.5, -3.0], sizes=[0.5, 1.0, 0.6]), region=None),
-                   SimpleNamespace(semantic_id=7, id="table_7", category=SimpleNamespace(name=lambda: "table"),
-                                   aabb=SimpleNamespace(center=[2.0, 0.4, -1.0], sizes=[1.2, 0.8, 0.7]), region=None)]
-        self.semantic_scene = SimpleNamespace(objects=[None, *objects])
-        self.recomputed = False
-
-    def _find_path(self, path: Any) -> bool:
-        end = path.requested_end if hasattr(path, "requested_end") else path.requested_ends[0]
-        path.geodesic_distance = float(np.hypot(*(np.asarray(end) - np.asarray(path.requested_start))[[0, 2]]))
-        return True
-
-    def recompute_navmesh(self, pathfinder: Any, settings: Any) -> None:
-        self.recomputed = True
-
-    def get_agent(self, index: int) -> _FakeAgent:
-        return self.agent
-
-    def step(self, name: str) -> None:
-        state = self.agent.get_state()
-        yaw = yaw_from_habitat_quaternion(state.rotation)
-        if name == "move_forward":
-            target = np.asarray(state.position) + habitat_from_map(np.array([0.25 * math.cos(yaw), 0.25 * math.sin(yaw), 0]))
-            state.position = np.asarray(self.pathfinder.try_step(state.position, target))
-        else:
-            state.rotation = habitat_quaternion_from_yaw(yaw + math.radians(30.0) * (1 if name == "turn_left" else -1))
-
-    def get_sensor_observations(self) -> dict[str, np.ndarray]:
-        depth = np.full((48, 64), 3.0, dtype=np.float32)
-        depth[:4] = 0.2  # nearer than the 0.5 m minimum
-        semantic = np.zeros((48, 64), dtype=np.uint32)
-        semantic[20:30, 10:20], semantic[20:30, 40:50], semantic[0, 0] = 5, 7, 99
-        return {"color": np.full((48, 64, 4), 128, dtype=np.uint8), "depth": depth, "semantic": semantic}
-
-    def close(self) -> None:
-        self.closed = True
+    return hs, HabitatEnv(HabitatConfig(scene="fake.glb", width=64, height=48, **changes))  # type: ignore[arg-type]
 
 
 def test_habitat_env_plumbing_with_a_fake_simulator(monkeypatch: pytest.MonkeyPatch) -> None:
-    """HabitatEnv's own logic (frames, labels, motion, geodesics) against a stand-in simulator."""
-    import sys
-
-    hs = _fake_habitat_sim()
-    hs.Simulator = _FakeSimulator
-    hs.ShortestPath = lambda: SimpleNamespace()
-    hs.MultiGoalShortestPath = lambda: SimpleNamespace()
-    common = SimpleNamespace(quat_to_coeffs=lambda q: np.asarray(q, dtype=np.float64),
-                             quat_from_coeffs=lambda c: np.asarray(c, dtype=np.float64))
-    monkeypatch.setitem(sys.modules, "habitat_sim", hs)
-    monkeypatch.setitem(sys.modules, "habitat_sim.utils", SimpleNamespace(common=common))
-    monkeypatch.setitem(sys.modules, "habitat_sim.utils.common", common)
-    from embodied_stack.sim.habitat.env import HabitatEnv
-
-    env = HabitatEnv(HabitatConfig(scene="fake.glb", width=64, height=48))
-    assert isinstance(env, Env) and env._sim.recomputed
+    """HabitatEnv's own logic (frames, labels, motion, geodesics) against the fake simulator."""
+    _, env = _env(monkeypatch)
+    sim = env.simulator
+    assert isinstance(env, Env) and len(sim.recomputed) == 1 and sim.recomputed[0].cell_height == pytest.approx(0.05)
     assert env.categories == ["chair", "table"]
     assert {i: (o.object_id, o.category) for i, o in env.instances.items()} == {5: ("chair_5", "chair"),
                                                                                 7: ("table_7", "table")}
@@ -284,18 +195,90 @@ def test_habitat_env_plumbing_with_a_fake_simulator(monkeypatch: pytest.MonkeyPa
     assert chair.center == pytest.approx((1.0, 3.0, 0.5)) and chair.size == pytest.approx((0.5, 0.6, 1.0))
     frame = env.reset(Pose2D(1.0, 2.0, 0.0))
     assert (frame.agent_pose.x, frame.agent_pose.y, frame.agent_pose.yaw) == pytest.approx((1.0, 2.0, 0.0))
-    assert np.allclose(frame.camera_pose, camera_pose_matrix(Pose2D(1.0, 2.0, 0.0), 0.88))
     assert frame.rgb.shape == (48, 64, 3) and frame.depth[0, 0] == 0.0 and frame.depth[10, 0] == 3.0
     assert frame.instance[25, 15] == 5 and frame.instance[25, 45] == 7
     assert frame.instance[0, 0] == -1 and frame.instance[47, 63] == -1  # unknown id 99 and id 0
     assert env.categories[frame.semantic[25, 15]] == "chair" and frame.semantic[0, 0] == -1
+    renders = sim.renders
     moved = env.step(Action.MOVE_FORWARD)
+    assert sim.renders == renders + 1  # one render per step: sim.step's own observations
     assert moved.frame.agent_pose.x == pytest.approx(1.25) and moved.info["moved_m"] == pytest.approx(0.25)
+    assert moved.collided is False
     turned = env.step(Action.TURN_LEFT).frame.agent_pose
     assert turned.yaw == pytest.approx(math.radians(30.0))
-    env.reset(Pose2D(2.5, 2.0, 0.0))
-    blocked = env.step_velocity(1.0, 0.0, 1.0)  # the fake wall stops x at 3
-    assert blocked.collided and blocked.frame.agent_pose.x == pytest.approx(3.0)
+    env.reset(Pose2D(5.9, 2.0, 0.0))
+    bumped = env.step(Action.MOVE_FORWARD)  # the island ends at x = 6: habitat's "collided"
+    assert bumped.collided is True and bumped.frame.agent_pose.x == pytest.approx(6.0)
+    env.reset(Pose2D(5.5, 2.0, 0.0))
+    blocked = env.step_velocity(1.0, 0.0, 1.0)
+    assert blocked.collided and blocked.frame.agent_pose.x == pytest.approx(6.0)
     assert env.geodesic_distance(np.array([0.0, 0.0]), np.array([3.0, 4.0])) == pytest.approx(5.0)
-    assert env.step(Action.STOP).done
+    assert env.geodesic_distance(np.array([0.0, 1.0]), np.array([[3.0, 5.0], [0.0, 3.0]])) == pytest.approx(2.0)
+    renders = sim.renders
+    assert env.step(Action.STOP).done and sim.renders == renders  # STOP renders nothing
     env.close()
+    assert sim.closed
+
+
+def test_camera_height_is_measured_from_the_floor(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The navmesh surface is 0.04 m above the floor: without a source scene the camera sits
+    0.88 m above the navmesh; with one (floor at z = 0) it sits 0.88 m above the floor."""
+    from embodied_stack.sim.scene import Room, Scene, save_scene
+
+    _, env = _env(monkeypatch)
+    frame = env.reset(Pose2D(1.0, 2.0, 0.3))
+    assert frame.camera_pose[2, 3] == pytest.approx(habitat_fake.NAVMESH_Y + 0.88)
+    scene = Scene("flat", [Room("r", "living room", ((-1.0, -1.0), (7.0, -1.0), (7.0, 6.0), (-1.0, 6.0)))], [], [])
+    path = tmp_path / "flat.scene.json"
+    save_scene(scene, path)
+    _, env = _env(monkeypatch, source_scene=str(path), semantic=False)
+    frame = env.reset(Pose2D(1.0, 2.0, 0.3))
+    assert frame.camera_pose[2, 3] == pytest.approx(0.88)
+    assert np.allclose(frame.camera_pose[:3, :3], camera_pose_matrix(Pose2D(1.0, 2.0, 0.3), 0.88)[:3, :3])
+    after = env.step(Action.MOVE_FORWARD).frame  # stays 0.88 m above the floor while moving
+    assert after.camera_pose[2, 3] == pytest.approx(0.88)
+    assert all(not c["infer_sensor_states"] for c in env.simulator.get_agent(0).set_state_calls)
+
+
+def test_starts_are_drawn_and_snapped_on_the_largest_island(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, env = _env(monkeypatch)
+    assert env.largest_island == 0
+    for _ in range(3):
+        start = env.reset()  # an unrestricted draw would land on the bed (island 1)
+        position = env.simulator.get_agent(0).get_state().position
+        assert position[1] == pytest.approx(habitat_fake.NAVMESH_Y)
+    on_bed = env.reset(Pose2D(4.5, 0.5, 0.0))  # a start over the bed snaps to the floor island
+    assert env.simulator.get_agent(0).get_state().position[1] == pytest.approx(habitat_fake.NAVMESH_Y)
+    assert (on_bed.agent_pose.x, on_bed.agent_pose.y) == pytest.approx((4.5, 0.5))
+    assert start.rgb.shape == (48, 64, 3)
+
+
+def test_semantic_sensor_without_annotation_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from embodied_stack.sim.errors import SimError
+
+    with pytest.raises(SimError, match="no semantic annotation.*semantic: false"):
+        _env(monkeypatch, annotated=False)
+    _, env = _env(monkeypatch, annotated=False, semantic=False)
+    frame = env.reset(Pose2D(1.0, 2.0, 0.0))
+    assert frame.instance is None and env.categories == []
+
+
+def test_an_exported_scene_gives_our_instances_scene_and_navmap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Through ``habitat:NAME.habitat.yaml`` of ``sim export-habitat``: instance ids, object ids and
+    categories are the embedded simulator's, and the source scene and its navmap are there (goal
+    regions, the oracle, ``sim record``)."""
+    from embodied_stack.sim.embedded import EmbeddedSim
+    from embodied_stack.sim.envs import make_env
+    from embodied_stack.sim.habitat.export import export_habitat
+    from embodied_stack.sim.scene import load_scene
+
+    habitat_fake.install(monkeypatch)
+    scene = load_scene(SHIPPED.parents[1] / "scenes" / "home_0001.scene.json")
+    exported = export_habitat(scene, tmp_path)
+    env = make_env(f"habitat:{exported.config_yaml}", width=64, height=48)
+    embedded = EmbeddedSim(scene)
+    assert env.instances == embedded.instances and env.categories == embedded.categories
+    assert env.scene is not None and env.scene.name == "home_0001" and env.navmap is not None
+    assert env.navmap.free.shape == embedded.navmap.free.shape
+    env.close()
+    embedded.close()

@@ -36,7 +36,8 @@ def episode_runs(env: Env, episodes_path: str | Path, *, max_episodes: int | Non
 
     scene, navmap = getattr(env, "scene", None), getattr(env, "navmap", None)
     if scene is None or navmap is None:
-        raise BagConfigError("sim record needs the embedded simulator (a scene/1 file): this env has no scene")
+        raise BagConfigError("sim record needs a scene/1 file or a habitat scene written by `sim export-habitat` "
+                             "(its source scene gives the goals): this env has no scene")
     if max_episodes is not None and max_episodes < 1:
         raise BagConfigError(f"max_episodes must be >= 1, got {max_episodes}")
     episodes = load_episodes(episodes_path, scene)

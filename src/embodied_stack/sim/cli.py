@@ -1,5 +1,5 @@
-"""Simulation subcommands: ``sim generate``, ``sim map`` and ``sim episodes`` (``eval nav`` lives in
-:mod:`embodied_stack.eval.nav_cli`).
+"""Simulation subcommands: ``sim generate``, ``sim map``, ``sim episodes`` and ``sim export-habitat``
+(``eval nav`` lives in :mod:`embodied_stack.eval.nav_cli`).
 
 The rendering side (``bench sim`` and friends) registers through
 :func:`embodied_stack.sim.bench.register_bench`, called from :func:`register` when present.
@@ -26,7 +26,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
         "object reachable. The same seed and options give the same file, byte for byte.",
     )
     p.add_argument("--seed", type=int, required=True, help="random seed (integer)")
-    p.add_argument("--kind", choices=("home", "office"), default="home", help="kind of place (default: home)")
+    p.add_argument("--kind", choices=("home", "office", "large_home", "office_floor", "two_storey"), default="home",
+                   help="kind of place (default: home); large_home, office_floor and two_storey are large sites")
     p.add_argument("--rooms", type=int, default=None, help="number of rooms, 4-10 (default: drawn from the seed)")
     p.add_argument("--name", default=None, help="scene name (default: <kind>_<seed>)")
     p.add_argument("--out", type=Path, required=True, help="output .scene.json path")
@@ -63,6 +64,10 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--out", type=Path, required=True, help="output .episodes.json path")
     p.set_defaults(func=_cmd_episodes)
 
+    from embodied_stack.sim.habitat.cli import register as register_habitat
+
+    register_habitat(groups)  # sim export-habitat
+
     try:
         bench = importlib.import_module("embodied_stack.sim.bench")
     except ModuleNotFoundError as err:
@@ -75,8 +80,14 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from embodied_stack.sim.generate import generate_scene
     from embodied_stack.sim.scene import save_scene
+    from embodied_stack.sim.site import SITE_KINDS, generate_site
 
-    scene = generate_scene(args.seed, kind=args.kind, rooms=args.rooms, name=args.name)
+    if args.kind in SITE_KINDS:
+        if args.rooms is not None:
+            raise ValueError(f"a {args.kind} site has a fixed room programme; --rooms applies to home and office only")
+        scene = generate_site(args.seed, args.kind, name=args.name)
+    else:
+        scene = generate_scene(args.seed, kind=args.kind, rooms=args.rooms, name=args.name)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_scene(scene, args.out)
     logger.info("wrote %s: %d rooms, %d doors, %d objects", args.out, len(scene.rooms), len(scene.doors), len(scene.objects))

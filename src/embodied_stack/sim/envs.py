@@ -20,12 +20,31 @@ def is_habitat_spec(spec: str | Path | Scene) -> bool:
     return isinstance(spec, str) and spec.startswith(HABITAT_PREFIX)
 
 
+def scene_of(spec: str | Path | Scene) -> Scene:
+    """The scene/1 scene a spec runs: the file itself, or for ``habitat:CONFIG.yaml`` the
+    ``source_scene`` of the config (written by ``sim export-habitat``). Raises
+    :class:`~embodied_stack.sim.errors.SimError` for a Habitat config without one (HM3D)."""
+    if isinstance(spec, Scene):
+        return spec
+    if is_habitat_spec(spec):
+        from embodied_stack.sim.errors import SimError
+        from embodied_stack.sim.habitat.config import HabitatConfig
+
+        cfg = HabitatConfig.from_yaml(str(spec)[len(HABITAT_PREFIX):])
+        if not cfg.source_scene:
+            raise SimError(f"{spec}: needs the scene/1 file the habitat scene was exported from (source_scene in "
+                           "the YAML, written by `embodied-stack sim export-habitat`); HM3D scenes have none")
+        return load_scene(cfg.source_scene)
+    return load_scene(spec)
+
+
 def make_env(
     spec: str | Path | Scene,
     *,
     config: SimConfig | None = None,
     width: int | None = None,
     height: int | None = None,
+    seed: int | None = None,
 ) -> Env:
     """Build the env a spec names.
 
@@ -34,8 +53,9 @@ def make_env(
         config: embedded-simulator settings (default :class:`SimConfig`); ignored for Habitat,
             whose YAML holds its settings.
         width, height: override the render resolution of either backend (policies render small).
+        seed: override the seed of either backend (random starts).
     """
-    size = {k: v for k, v in (("width", width), ("height", height)) if v is not None}
+    size = {k: v for k, v in (("width", width), ("height", height), ("seed", seed)) if v is not None}
     if is_habitat_spec(spec):
         from embodied_stack.sim.habitat.config import HabitatConfig
         from embodied_stack.sim.habitat.env import HabitatEnv

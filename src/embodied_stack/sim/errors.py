@@ -19,3 +19,7 @@ class EpisodeFormatError(SimError, FormatError):
 
 class NavigationError(SimError):
     """A navigation request cannot be served (no navigable point, unreachable goal, ...)."""
+
+
+class HabitatExportError(SimError):
+    """A scene cannot be exported to, or read back from, habitat-sim's files (.glb, configs)."""

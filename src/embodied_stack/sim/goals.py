@@ -1,17 +1,21 @@
-"""Goal regions of navigation episodes, on the navigable map (FORMATS.md, Habitat ObjectNav).
+"""Goal regions of navigation episodes, on the navigable map, as Habitat's ObjectNav defines them.
 
-An episode succeeds when the agent stops with its centre within ``success_distance_m``
-(geodesic) of the nearest navigable point to a target object's box, or inside a target room.
-The *snap points* of an object are the free cells (of the start's component) nearest its box
-footprint: Habitat's view points for boxes, and what makes wall-hung objects whose footprint is
-not next to free space reachable. The *goal region* is every free cell within the success
-distance of a snap point plus every free cell inside a target room; SPL's shortest-path length
-``l`` is the geodesic distance from the start to that region, and Success is being inside it.
+An episode succeeds when the agent stops at a navigable point within ``success_distance_m`` of a
+target object's box surface (seen from above: the distance to its footprint, 0 inside it), or
+inside a target room: Habitat's ObjectNav view points are the navigable points within 1.0 m of
+the object. A point behind a wall does not count: it must also be within the success distance,
+along the navigable space, of the object's *snap points* (the free cells nearest its box). Where
+no navigable point comes that close (a wall-hung object behind a counter), the region falls back
+to the free cells within the success distance (geodesic) of the snap points, which keeps every
+object reachable. SPL's shortest-path length ``l`` is the geodesic distance from the start to
+the region, on whichever simulator runs the episode (the embedded grid or habitat-sim's navmesh,
+through :meth:`GoalRegion.boundary_xy`); Success is being inside it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,12 +63,19 @@ class GoalRegion:
         objects += [scene.object_by_id(i) for i in object_ids]
         cells = np.argwhere(component)
         xy = navmap.grid_to_world(cells)
-        snap = [snap_points(navmap, xy, o) for o in objects]
-        points = np.concatenate(snap) if snap else np.zeros((0, 2))
         mask = np.zeros_like(navmap.free)
-        if len(points):
-            field = navmap.distance_field(points)
-            mask |= component & (field <= success_distance_m)
+        snap = []
+        for obj in objects:
+            points = snap_points(navmap, xy, obj)
+            if not len(points):
+                continue
+            snap.append(points)
+            near_snap = component & (navmap.distance_field(points) <= success_distance_m)
+            within = polygon_distance(xy, obj.footprint()) <= success_distance_m
+            near_box = np.zeros_like(mask)
+            near_box[cells[within, 0], cells[within, 1]] = True
+            mask |= (near_snap & near_box) if (near_snap & near_box).any() else near_snap
+        points = np.concatenate(snap) if snap else np.zeros((0, 2))
         room_points = []
         for rid in room_ids:
             inside = scene.room_by_id(rid).contains(xy)
@@ -92,6 +103,21 @@ class GoalRegion:
         """(K, 2) centres of the region's cells."""
         return self.navmap.grid_to_world(np.argwhere(self.mask))
 
+    def boundary_xy(self, max_points: int = 400) -> np.ndarray:
+        """(K, 2) centres of the region's border cells (at most ``max_points``, evenly taken):
+        the geodesic distance to them equals the distance to the region from outside, so another
+        simulator's pathfinder (habitat-sim's ``MultiGoalShortestPath``) measures the same ``l``."""
+        m = self.mask
+        inner = m.copy()
+        inner[1:] &= m[:-1]
+        inner[:-1] &= m[1:]
+        inner[:, 1:] &= m[:, :-1]
+        inner[:, :-1] &= m[:, 1:]
+        border = np.argwhere(m & ~inner)
+        if len(border) > max_points:
+            border = border[np.linspace(0, len(border) - 1, max_points).round().astype(int)]
+        return self.navmap.grid_to_world(border)
+
     def contains(self, xy: np.ndarray) -> bool:
         """Whether a point's cell is in the region (or the point is inside a target room)."""
         xy = np.asarray(xy, dtype=np.float64).reshape(1, 2)
@@ -118,6 +144,24 @@ class GoalRegion:
         if len(path) == 0:
             return self.points_xy[0].copy()
         return self.points_xy[int(np.argmin(np.linalg.norm(self.points_xy - path[-1], axis=1)))].copy()
+
+
+@dataclass
+class MeasuredGoal:
+    """A goal region measured by another simulator: membership is the region's (the same points
+    on both simulators), the distance is that simulator's geodesic to the region's border (e.g.
+    habitat-sim's navmesh through ``HabitatEnv.geodesic_distance``), 0 inside."""
+
+    region: GoalRegion
+    geodesic: Callable[[np.ndarray, np.ndarray], float]
+
+    def contains(self, xy: np.ndarray) -> bool:
+        return self.region.contains(xy)
+
+    def distance(self, xy: np.ndarray) -> float:
+        if self.region.contains(xy):
+            return 0.0
+        return float(self.geodesic(np.asarray(xy, dtype=np.float64).reshape(2), self.region.boundary_xy()))
 
 
 def snap_points(navmap: NavMap, candidates_xy: np.ndarray, obj: SceneObject) -> np.ndarray:

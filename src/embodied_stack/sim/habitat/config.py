@@ -8,7 +8,10 @@ The spec names exactly the habitat_sim API it feeds: ``habitat_sim.SimulatorConf
 ``radius``, ``action_space`` of ``ActionSpec(name, ActuationSpec(amount))`` with metres for
 ``move_forward`` and degrees for turns), and one ``habitat_sim.CameraSensorSpec`` per modality
 (``SensorType.COLOR`` / ``DEPTH`` / ``SEMANTIC``, ``resolution`` [height, width], ``hfov`` in
-degrees, ``position`` [0, camera height, 0] in the agent's y-up frame).
+degrees, ``position`` [0, camera height, 0] in the agent's y-up frame), and
+``habitat_sim.NavMeshSettings`` (``set_defaults()``, then ``agent_radius``, ``agent_height`` and
+``cell_height``: recast's voxel height, which also bounds how far the navmesh surface lies above
+the floor, so it is kept small).
 
 ``gpu_device_id = -1`` selects Mesa's CPU EGL renderer on a machine without a GPU (the default 0
 aborts there).
@@ -38,12 +41,17 @@ class HabitatConfig:
     the dataset's ``*.scene_dataset_config.json`` (needed for HM3D semantics; empty for none).
     ``episodes``: an optional episodes/1 file in ``map`` coordinates (z up). Depth outside
     ``[min_depth_m, max_depth_m]`` reads 0 unless ``clamp_depth`` (Habitat-lab's behaviour).
+    ``source_scene``: the scene/1 file a scene written by ``sim export-habitat`` came from (its
+    objects and rooms give episode goals and the floor height under the agent; empty for HM3D).
+    ``navmesh_cell_height_m``: recast's voxel height (the navmesh surface lies up to about this
+    much above the floor; the camera is placed from the floor, see ``HabitatEnv``).
     Paths may use ``$VARS`` and ``~``; relative paths in a YAML file are relative to that file.
     """
 
     scene: str
     scene_dataset_config: str = ""
     episodes: str = ""
+    source_scene: str = ""
     gpu_device_id: int = 0
     width: int = 640
     height: int = 480
@@ -58,6 +66,7 @@ class HabitatConfig:
     clamp_depth: bool = False
     semantic: bool = True
     recompute_navmesh: bool = True
+    navmesh_cell_height_m: float = 0.05
     allow_sliding: bool = True
     max_steps: int = 500
     success_distance_m: float = 1.0
@@ -74,7 +83,7 @@ class HabitatConfig:
         if not isinstance(self.gpu_device_id, int) or self.gpu_device_id < -1:
             raise ValueError(f"HabitatConfig.gpu_device_id must be -1 (CPU EGL) or a GPU index, got {self.gpu_device_id!r}")
         positive = ("camera_height_m", "agent_radius_m", "agent_height_m", "forward_step_m", "turn_angle_deg",
-                    "max_depth_m", "success_distance_m", "action_duration_s")
+                    "max_depth_m", "success_distance_m", "action_duration_s", "navmesh_cell_height_m")
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -108,7 +117,7 @@ class HabitatConfig:
             if key not in known:
                 raise FormatError(f"unknown field; expected one of {', '.join(sorted(known))}",
                                   path=str(path), field=str(key))
-        for key in ("scene", "scene_dataset_config", "episodes"):
+        for key in ("scene", "scene_dataset_config", "episodes", "source_scene"):
             if isinstance(data.get(key), str) and data[key]:
                 data[key] = _resolve(data[key], path.parent, keep_ids=key == "scene")
         try:
@@ -157,6 +166,7 @@ def habitat_spec(cfg: HabitatConfig) -> dict[str, Any]:
             "recompute": cfg.recompute_navmesh,
             "agent_radius": cfg.agent_radius_m,
             "agent_height": cfg.agent_height_m,
+            "cell_height": cfg.navmesh_cell_height_m,
         },
     }
 
@@ -187,9 +197,10 @@ def build_habitat_configuration(spec: dict[str, Any], hs: ModuleType) -> Any:
 
 
 def build_navmesh_settings(spec: dict[str, Any], hs: ModuleType) -> Any:
-    """``habitat_sim.NavMeshSettings`` for the agent (defaults, then radius and height)."""
+    """``habitat_sim.NavMeshSettings`` for the agent (defaults, then radius, height, cell height)."""
     settings = hs.NavMeshSettings()
     settings.set_defaults()
     settings.agent_radius = spec["navmesh"]["agent_radius"]
     settings.agent_height = spec["navmesh"]["agent_height"]
+    settings.cell_height = spec["navmesh"]["cell_height"]
     return settings

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from embodied_stack.sim.env import Pose2D
+from embodied_stack.types import Pose2D
 
 HABITAT_TO_MAP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 """Rotation taking Habitat world vectors to ``map`` vectors."""
