@@ -25,11 +25,12 @@ from embodied_stack.eval.tasks import (
 )
 from embodied_stack.planning.planner import Planner, PlannerConfig
 from embodied_stack.planning.runner import RunnerConfig, run_task
-from embodied_stack.planning.types import FeedbackStatus, PlannerState
+from embodied_stack.planning.types import FeedbackStatus, PlannerState, SubgoalType
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
 from embodied_stack.sim.errors import EpisodeFormatError
 from embodied_stack.sim.oracle import OracleAgent
 from embodied_stack.types import Action, AgentInput, Pose2D
+from embodied_stack.types.observations import Observation
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
 from simb_scenes import two_rooms  # noqa: E402
@@ -52,14 +53,15 @@ class Result:
 
 
 class GroundTruthMemory:
-    def __init__(self, sim: EmbeddedSim, decoy: tuple[float, float] | None = None) -> None:
+    def __init__(self, sim: EmbeddedSim, decoy: tuple[float, float] | None = None, decoy_name: str = "fridge") -> None:
         self.sim = sim
         self.decoy = decoy
+        self.decoy_name = decoy_name
 
     def query(self, text, kind=None, k=5, robot_pose=None):  # noqa: ANN001, ANN201
         hits = []
         if self.decoy is not None:
-            hits.append(Hit("decoy", "decoy", 0.95, 0, Pose2D(*self.decoy), (*self.decoy, 0.5)))
+            hits.append(Hit("decoy", self.decoy_name, 0.95, 0, Pose2D(*self.decoy), (*self.decoy, 0.5)))
         for obj in self.sim.scene.objects:
             if obj.category in text:
                 xy = self.sim.navmap.nearest_navigable(np.array([obj.center[:2]]))[0]
@@ -98,9 +100,44 @@ def test_wrong_memory_answer_fails_the_ground_truth(sim: EmbeddedSim) -> None:
     sim.reset(Pose2D(2.0, 2.5, 0.0))
     planner = Planner(GroundTruthMemory(sim, decoy=(6.0, 1.0)), PlannerConfig(candidates=1))
     run = run_task(sim, planner, oracle(sim), "go to the fridge")
-    assert run.succeeded  # the robot reached what the memory said...
+    assert run.succeeded  # without perception the runner cannot check what the memory said...
+    assert run.runs[-1].verified is None
     score = score_task(sim.scene, sim.navmap, Task("t", "x", (TaskStep(target_categories=("fridge",)),)), run, 1.0)
-    assert not score.success and not score.steps[0].reached  # ...which was not a fridge
+    assert not score.success and not score.steps[0].reached  # ...which was no fridge
+    assert not score.status_agrees
+
+
+def sees_objects(sim: EmbeddedSim, radius: float = 3.0):  # noqa: ANN201
+    """A stand-in perception: the objects whose centre lies within ``radius`` of the robot."""
+
+    def perceive(frame):  # noqa: ANN001, ANN202
+        xy = frame.agent_pose.xy
+        return [Observation(category=o.category, position=o.center, extent=o.size, timestamp=0.0)
+                for o in sim.scene.objects if np.hypot(*(np.asarray(o.center[:2]) - xy)) <= radius]
+
+    return perceive
+
+
+def test_stale_sighting_fails_verification_and_the_next_candidate_is_tried(sim: EmbeddedSim) -> None:
+    sim.reset(Pose2D(2.0, 2.5, 0.0))
+    planner = Planner(GroundTruthMemory(sim, decoy=(6.0, 1.0)), PlannerConfig(candidates=2, explore_on_miss=False))
+    run = run_task(sim, planner, oracle(sim), "go to the fridge", perceive=sees_objects(sim))
+    assert [r.outcome for r in run.runs] == [FeedbackStatus.FAILED, FeedbackStatus.REACHED]
+    assert "no fridge seen there" in run.runs[0].message and run.runs[1].verified
+    assert run.succeeded
+    score = score_task(sim.scene, sim.navmap, Task("t", "x", (TaskStep(target_categories=("fridge",)),)), run, 1.0)
+    assert score.success and score.status_agrees
+
+
+def test_room_hit_does_not_ground_an_object_target(sim: EmbeddedSim) -> None:
+    sim.reset(Pose2D(2.0, 2.5, 0.0))
+    planner = Planner(GroundTruthMemory(sim, decoy=(6.0, 1.0), decoy_name="kitchen"),
+                      PlannerConfig(candidates=1))
+    plan = planner.plan("go to the laundry basket")  # only the room comes back: no basket to go to
+    assert plan.subgoals[0].type == SubgoalType.EXPLORE and plan.subgoals[0].target_pose is None
+    run = run_task(sim, Planner(GroundTruthMemory(sim, decoy=(6.0, 1.0), decoy_name="kitchen")), oracle(sim),
+                   "go to the laundry basket")
+    assert not run.succeeded and "no explorer" in run.runs[0].message
 
 
 class WallBanger:

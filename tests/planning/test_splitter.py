@@ -15,7 +15,7 @@ from embodied_stack.planning.types import SubgoalType
         ("go to the fridge, then to the printer",
          [(SubgoalType.NAVIGATE_TO, "the fridge"), (SubgoalType.NAVIGATE_TO, "the printer")]),
         ("Go to the kitchen and then find the mug. After that, where is the sofa?",
-         [(SubgoalType.NAVIGATE_TO, "the kitchen"), (SubgoalType.NAVIGATE_TO, "the mug"),
+         [(SubgoalType.NAVIGATE_TO, "the kitchen"), (SubgoalType.SEARCH, "the mug"),
           (SubgoalType.ANSWER, "where is the sofa")]),
         ("1. go to the bed 2. go to the desk",
          [(SubgoalType.NAVIGATE_TO, "the bed"), (SubgoalType.NAVIGATE_TO, "the desk")]),

@@ -10,7 +10,9 @@ same target vocabulary as episodes (FORMATS.md)::
 A step is reached when the agent's last stop for the matching subgoal lies in the step's goal
 region (Habitat ObjectNav convention, as episodes: within ``success_distance_m`` of the nearest
 navigable point to a target object's box, or inside a target room). A task succeeds when the
-planner finished and every step was reached. Step SPL (Anderson et al. 2018) uses the geodesic
+planner finished and every step was reached; ``status_agrees`` says whether the planner's own
+verdict matched (it may not claim a success the goal regions deny, nor the reverse). A step's
+SPL counts from where its subgoal started, searches included, to where its last attempt ended. Step SPL (Anderson et al. 2018) uses the geodesic
 distance from where the step started to its goal region and the path driven for it, retries
 included.
 """
@@ -154,6 +156,7 @@ class TaskScore:
     success: bool
     steps: list[StepScore] = field(default_factory=list)
     planner_state: str = ""
+    status_agrees: bool = True  # the planner said SUCCEEDED exactly when every step was reached
 
     @property
     def spl(self) -> float:
@@ -187,8 +190,9 @@ def score_task(scene: Scene, navmap: NavMap, task: Task, run: TaskRun, success_d
         path = sum(a.path_length_m for a in attempts)
         spl = geodesic / max(path, geodesic) if reached and geodesic > 0 else float(reached)
         score.steps.append(StepScore(bool(reached), float(spl), geodesic, path, len(attempts)))
-    score.success = (len(score.steps) == len(task.steps) and all(s.reached for s in score.steps)
-                     and state == "SUCCEEDED")
+    goals_met = len(score.steps) == len(task.steps) and all(s.reached for s in score.steps)
+    score.success = goals_met and state == "SUCCEEDED"
+    score.status_agrees = goals_met == (state == "SUCCEEDED")
     return score
 
 

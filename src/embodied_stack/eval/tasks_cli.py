@@ -43,6 +43,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, default=500, help="steps per subgoal before it counts as failed")
     p.add_argument("--min-score", type=float, default=0.25, help="memory score below which the planner explores")
     p.add_argument("--seed", type=int, default=0, help="seed of the start pose")
+    p.add_argument("--search", choices=("memory", "frontier"), default="memory",
+                   help="how EXPLORE/SEARCH subgoals look for what the memory lacks: memory-guided (default) or "
+                   "nearest frontier first (the baseline)")
+    p.add_argument("--search-steps", type=int, default=600, help="action budget of one search")
 
 
 class TaskSession:
@@ -70,6 +74,19 @@ class TaskSession:
         from embodied_stack.planning.planner import Planner, PlannerConfig
 
         return Planner(self.memory, PlannerConfig(min_score=min_score))
+
+    def executors(self, mode: str, max_steps: int) -> dict[str, Any]:
+        """``perceive`` (perception on the way, feeding the memory) and ``explore`` (the search)
+        for :func:`~embodied_stack.planning.runner.run_task`: the same explorer as the demo."""
+        from embodied_stack.eval.perceive import MemoryPerceiver
+        from embodied_stack.eval.survey import explore_config_for
+        from embodied_stack.planning.runner import make_search
+        from embodied_stack.planning.search import SearchConfig
+
+        perceiver = MemoryPerceiver(self.sim, self.memory)
+        explore = make_search(self.memory, perceiver, config=SearchConfig(mode=mode, max_steps=max_steps),
+                              explore_config=explore_config_for(self.sim))
+        return {"perceive": perceiver, "explore": explore}
 
 
 def _printer(stream: Any) -> Any:
@@ -117,7 +134,8 @@ def _run_task(args: argparse.Namespace) -> int:
     session = TaskSession(args.scene, args.memory, args.agent, args.seed)
     session.sim.reset(_start_pose(session, args.start, args.seed))
     run = run_task(session.sim, session.planner(args.min_score), session.agent, args.instruction,
-                   config=RunnerConfig(max_steps_per_subgoal=args.max_steps), listener=_printer(sys.stdout))
+                   config=RunnerConfig(max_steps_per_subgoal=args.max_steps), listener=_printer(sys.stdout),
+                   **session.executors(args.search, args.search_steps))
     print(f"{'succeeded' if run.succeeded else 'failed'} in {run.steps} steps, {run.wall_s:.1f} s")
     return 0 if run.succeeded else 1
 
@@ -135,7 +153,8 @@ def _eval_tasks(args: argparse.Namespace) -> int:
     for i, task in enumerate(tasks):
         session.sim.reset(_start_pose(session, None, args.seed + i))
         run = run_task(session.sim, session.planner(args.min_score), session.agent, task.instruction,
-                       config=RunnerConfig(max_steps_per_subgoal=args.max_steps))
+                       config=RunnerConfig(max_steps_per_subgoal=args.max_steps),
+                       **session.executors(args.search, args.search_steps))
         score = score_task(session.scene, session.sim.navmap, task, run, task_set.success_distance_m)
         scores.append(score)
         steps += run.steps
@@ -148,7 +167,8 @@ def _eval_tasks(args: argparse.Namespace) -> int:
         "task_success": float(np.mean([s.success for s in scores])) if scores else 0.0,
         "step_success": float(np.mean([s.reached for s in step_scores])) if step_scores else 0.0,
         "spl": float(np.mean([s.spl for s in scores])) if scores else 0.0,
-        "steps": steps, "wall_s": wall, "wall_s_per_step": wall / max(steps, 1),
+        "steps": steps, "wall_s": wall, "wall_s_per_step": wall / max(steps, 1), "search": args.search,
+        "status_agrees": float(np.mean([s.status_agrees for s in scores])) if scores else 0.0,
     }
     stats = getattr(session.agent, "exit_summary", None)
     if callable(stats):

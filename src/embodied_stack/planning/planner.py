@@ -15,7 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
+from embodied_stack.memory.knowledge import Knowledge, default_knowledge, normalize_phrase
 from embodied_stack.planning.errors import PlanStateError
+from embodied_stack.planning.places import target_categories
 from embodied_stack.planning.splitter import RuleSplitter, Splitter, Step
 from embodied_stack.planning.types import (
     FeedbackStatus,
@@ -50,6 +54,8 @@ class PlannerConfig:
     min_score: float = 0.25  # below this the memory "has nothing good enough": explore
     max_attempts: int = 4  # executions of one subgoal (candidates + explorations) before it fails
     explore_on_miss: bool = True
+    rejected_radius_m: float = 1.0  # a hit this close to a candidate found wrong is skipped
+    approach_m: float = 0.6  # drive to at most this far from an object's centre
 
     def __post_init__(self) -> None:
         if not 1 <= self.candidates <= 50:
@@ -71,8 +77,10 @@ class Planner:
         config: PlannerConfig | None = None,
         splitter: Splitter | None = None,
         clock: Callable[[], float] = time.time,
+        knowledge: Knowledge | None = None,
     ) -> None:
         self.memory = memory
+        self.knowledge = knowledge or default_knowledge()
         self.config = config or PlannerConfig()
         self.splitter = splitter or RuleSplitter()
         self.clock = clock
@@ -109,25 +117,64 @@ class Planner:
         return subgoal
 
     def _attach_hits(self, subgoal: Subgoal) -> None:
-        result = self.memory.query(subgoal.label, k=self.config.candidates, robot_pose=self._robot_pose)
+        # ask for more than needed: hits of other categories and candidates found wrong are dropped
+        k = max(3 * self.config.candidates, 10)
+        result = self.memory.query(subgoal.label, k=k, robot_pose=self._robot_pose)
         hits = [_hit_ref(h) for h in result.hits]
-        subgoal.hits = [h for h in hits if h.score >= self.config.min_score]
+        subgoal.hits = self._usable(subgoal, hits)[: self.config.candidates]
+        if not subgoal.hits and subgoal.hint_xy is not None:
+            # a search saw the target but the memory does not answer with it (yet): go to the sighting
+            x, y = subgoal.hint_xy
+            subgoal.hits = [HitRef("sighting", subgoal.category or subgoal.label, 1.0, 0, Pose2D(x, y, 0.0),
+                                   (x, y, 0.0), category=subgoal.category or subgoal.label)]
         subgoal.candidate_index = 0
         if subgoal.hits:
             if subgoal.type in (SubgoalType.EXPLORE, SubgoalType.SEARCH):
                 subgoal.type = SubgoalType.NAVIGATE_TO
-            subgoal.target_pose = subgoal.hits[0].target_pose
+            subgoal.target_pose = self._approach(subgoal.hits[0])
             subgoal.message = f"memory: {subgoal.hits[0].name} (score {subgoal.hits[0].score:.2f})"
         elif self.config.explore_on_miss:
-            best = f"best score {hits[0].score:.2f}" if hits else "no hit"
+            best = f"best: {hits[0].name}, score {hits[0].score:.2f}" if hits else "no hit"
             subgoal.type = SubgoalType.EXPLORE
             subgoal.target_pose = None
-            subgoal.message = (
-                f"memory has nothing good enough for '{subgoal.label}' ({best} < "
-                f"{self.config.min_score:.2f}); exploring"
-            )
+            subgoal.message = f"memory has nothing good enough for '{subgoal.label}' ({best}); searching"
         else:
             subgoal.message = f"memory has nothing for '{subgoal.label}'"
+
+    def _usable(self, subgoal: Subgoal, hits: list[HitRef]) -> list[HitRef]:
+        """The hits that can ground the subgoal, best first: good enough; for a target that names
+        a category ("the laundry basket"), only objects of that category (a room the thing is
+        usually in is no laundry basket); none near a candidate already found wrong; near where a
+        search saw the target first."""
+        keep = [h for h in hits if h.score >= self.config.min_score]
+        wanted = {self.knowledge.canonical(c) or c for c in target_categories(self.knowledge, subgoal.label)}
+        if wanted:
+            keep = [h for h in keep if h.level == 0 and self._category(h) in wanted]
+        if subgoal.rejected:
+            bad = np.array(subgoal.rejected, dtype=np.float64)
+            keep = [h for h in keep if np.min(np.hypot(*(bad - np.array(h.position[:2])).T)) > self.config.rejected_radius_m]
+        if subgoal.hint_xy is not None:
+            hint = np.array(subgoal.hint_xy)
+            keep.sort(key=lambda h: float(np.hypot(*(np.array(h.position[:2]) - hint))) > 1.5)
+        return keep
+
+    def _approach(self, hit: HitRef) -> Pose2D:
+        """Where to drive for a hit: its standoff pose, pulled in to at most ``approach_m`` from an
+        object's centre (a standoff where the thing was seen from can be metres away)."""
+        pose = hit.target_pose
+        if hit.level != 0:
+            return pose
+        centre = np.array(hit.position[:2], dtype=np.float64)
+        offset = np.array([pose.x, pose.y]) - centre
+        norm = float(np.hypot(*offset))
+        if norm <= self.config.approach_m:
+            return pose
+        xy = centre + offset * (self.config.approach_m / norm)
+        return Pose2D(float(xy[0]), float(xy[1]), float(np.arctan2(-offset[1], -offset[0])))
+
+    def _category(self, hit: HitRef) -> str:
+        name = normalize_phrase(hit.category or hit.name)
+        return self.knowledge.canonical(name) or name
 
     def next_subgoal(self) -> Subgoal | None:
         """Activate and return the next subgoal to execute; answers complete on the spot.
@@ -144,6 +191,11 @@ class Planner:
             if subgoal.status != SubgoalStatus.PENDING:
                 continue
             if subgoal.type == SubgoalType.ANSWER:
+                # answered now, from what the robot has seen by this point ("go there, look, answer")
+                result = self.memory.query(subgoal.query or subgoal.label, k=self.config.candidates,
+                                           robot_pose=self._robot_pose)
+                subgoal.answer = str(result.answer)
+                subgoal.hits = [_hit_ref(h) for h in result.hits]
                 subgoal.status = SubgoalStatus.SUCCEEDED
                 continue
             if subgoal.type == SubgoalType.NAVIGATE_TO and subgoal.target_pose is None:
@@ -198,10 +250,13 @@ class Planner:
             subgoal.status = SubgoalStatus.FAILED
             self._set(PlannerState.FAILED, active="", message=f"gave up on '{subgoal.label}' ({why})")
             return
+        hit = subgoal.current_hit()
+        if subgoal.type == SubgoalType.NAVIGATE_TO and hit is not None:
+            subgoal.rejected.append((float(hit.position[0]), float(hit.position[1])))
         if subgoal.candidate_index + 1 < len(subgoal.hits):
             subgoal.candidate_index += 1
             hit = subgoal.hits[subgoal.candidate_index]
-            subgoal.target_pose = hit.target_pose
+            subgoal.target_pose = self._approach(hit)
             subgoal.message = f"next candidate: {hit.name} (score {hit.score:.2f})"
         elif self.config.explore_on_miss and subgoal.type != SubgoalType.EXPLORE:
             subgoal.type = SubgoalType.EXPLORE
@@ -254,4 +309,5 @@ def _hit_ref(hit: Any) -> HitRef:
     return HitRef(
         node_id=str(hit.node_id), name=str(hit.name), score=float(hit.score), level=int(hit.level),
         target_pose=hit.target_pose, position=tuple(float(v) for v in hit.position),  # type: ignore[arg-type]
+        category=getattr(hit, "category", None),
     )

@@ -31,6 +31,10 @@ _QUESTION = re.compile(
     re.IGNORECASE,
 )
 _SEARCH = re.compile(r"^(?:search|look|find out|explore|check)\b", re.IGNORECASE)
+_FIND = re.compile(r"^(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:please\s+)?(?:find|locate|look for|search for)\s+",
+                   re.IGNORECASE)
+_CHECK = re.compile(r"^(?:please\s+)?(?:check|see|look)\s+(?:whether|if)\s+(?P<thing>.+?)\s+(?P<verb>is|are|was|has)\s+"
+                    r"(?P<state>.+)$", re.IGNORECASE)
 _NAV_PREFIX = re.compile(
     r"^(?:please\s+)?(?:(?:can|could|would)\s+you\s+)?(?:please\s+)?"
     r"(?:go|head|drive|move|navigate|walk|take me|bring me|lead me|guide me|get me|show me"
@@ -66,9 +70,24 @@ def check_instruction(instruction: object) -> str:
     return text
 
 
-def classify(step_text: str) -> Step:
-    """Intent and memory target of one step."""
+def classify_all(step_text: str) -> list[Step]:
+    """The steps of one part: "check whether the stove is on" is two (go to the stove, then
+    answer "is the stove on" from what was seen there); everything else is one."""
     text = step_text.strip(" ,.!")
+    check = _CHECK.match(text)
+    if check:
+        thing = check.group("thing")
+        question = f"{check.group('verb')} {thing} {check.group('state')}".rstrip("?")
+        return [Step(SubgoalType.NAVIGATE_TO, text, thing), Step(SubgoalType.ANSWER, question + "?", question)]
+    return [classify(text)]
+
+
+def classify(step_text: str) -> Step:
+    """Intent and memory target of one step ("find X" is a search: the memory may not know X)."""
+    text = step_text.strip(" ,.!")
+    if _FIND.match(text):
+        target = _FIND.sub("", text, count=1).strip()
+        return Step(SubgoalType.SEARCH, text, target or text)
     if _QUESTION.match(text) or text.endswith("?"):
         return Step(SubgoalType.ANSWER, text, text.rstrip("?"))
     if _SEARCH.match(text):
@@ -85,7 +104,7 @@ class RuleSplitter:
     def split(self, instruction: str) -> list[Step]:
         text = check_instruction(instruction)
         parts = [p.strip(" ,.;") for p in _SEQUENCE.split(text)]
-        steps = [classify(p) for p in parts if p and len(p.strip(" ,.;")) > 1]
+        steps = [step for p in parts if p and len(p.strip(" ,.;")) > 1 for step in classify_all(p)]
         if not steps:
             raise InstructionError(f"no step found in {text!r}")
         return steps

@@ -61,6 +61,7 @@ class HitRef:
     level: int
     target_pose: Pose2D
     position: tuple[float, float, float]
+    category: str | None = None
 
 
 @dataclass
@@ -77,6 +78,10 @@ class Subgoal:
     candidate_index: int = 0
     attempts: int = 0
     message: str = ""
+    # Executor-side state, not part of the ROS message: where a search saw the target (the next
+    # grounding prefers memory hits there) and candidates found wrong (not seen where remembered).
+    hint_xy: tuple[float, float] | None = None
+    rejected: list[tuple[float, float]] = field(default_factory=list)
 
     def current_hit(self) -> HitRef | None:
         if 0 <= self.candidate_index < len(self.hits):

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from embodied_stack.sim.env import Env
+from embodied_stack.sim.frontiers import Frontier, PlanOptions, plan_options
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.occupancy import OccupancyGrid
 from embodied_stack.types import Action, Frame, Pose2D
@@ -45,6 +46,8 @@ class ExploreConfig:
     ``agent_radius_m + inflation_margin_m`` from occupied cells; frontier clusters smaller than
     ``min_frontier_cells`` are ignored. ``turn_angle_deg`` is the env's turn step (measured from
     the first turn when it differs). The plan is recomputed every ``replan_every`` actions.
+    Frontiers given up on are dropped; when nothing else is left, the dropped ones are tried
+    again from where the robot then stands, up to ``blacklist_retries`` times.
     """
 
     resolution_m: float = 0.1
@@ -63,6 +66,7 @@ class ExploreConfig:
     replan_every: int = 3
     max_steps: int = 1000
     initial_spin: bool = True
+    blacklist_retries: int = 2
 
     def __post_init__(self) -> None:
         positive = ("resolution_m", "map_size_m", "camera_height_m", "agent_height_m", "max_range_m",
@@ -74,6 +78,8 @@ class ExploreConfig:
         for name in ("agent_radius_m", "obstacle_min_height_m", "inflation_margin_m"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"ExploreConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        if not (isinstance(self.blacklist_retries, int) and self.blacklist_retries >= 0):
+            raise ValueError(f"ExploreConfig.blacklist_retries must be an integer >= 0, got {self.blacklist_retries!r}")
         for name in ("max_rays", "min_frontier_cells", "replan_every", "max_steps"):
             value = getattr(self, name)
             if not (isinstance(value, int) and value >= 1):
@@ -105,18 +111,35 @@ class ExplorationResult:
 @dataclass
 class _Plan:
     path: np.ndarray
-    cluster_cells: np.ndarray
-    centroid: np.ndarray
+    target: Frontier
     age: int = 0
 
 
-class FrontierExplorer:
-    """Drives an :class:`Env` to explore; see the module docstring. One instance per run."""
+Chooser = Callable[[Pose2D, PlanOptions], "Frontier | None"]
+"""Picks where to go next from the options (None: nothing worth visiting)."""
 
-    def __init__(self, env: Env, config: ExploreConfig | None = None) -> None:
+
+def nearest_frontier(_pose: Pose2D, options: PlanOptions) -> Frontier | None:
+    """The default choice (Yamauchi): the frontier with the shortest path."""
+    return min(options.frontiers, key=lambda f: f.distance_m, default=None)
+
+
+class FrontierExplorer:
+    """Drives an :class:`Env` to explore; see the module docstring. One instance per run.
+
+    ``choose`` picks the next target from the reachable frontiers (default: the nearest one);
+    a searcher passes one that ranks them, or returns a place (:meth:`PlanOptions.place`).
+    ``on_done(target, arrived)`` hears when a target is reached or given up. ``grid``
+    continues a map the robot already has (e.g. from an earlier survey) instead of a blank one.
+    """
+
+    def __init__(self, env: Env, config: ExploreConfig | None = None, *, choose: Chooser | None = None,
+                 on_done: Callable[[Frontier, bool], None] | None = None, grid: OccupancyGrid | None = None) -> None:
         self.env = env
         self.config = config if config is not None else ExploreConfig()
-        self.grid: OccupancyGrid | None = None
+        self.choose: Chooser = choose or nearest_frontier
+        self.on_done = on_done
+        self.grid: OccupancyGrid | None = grid
         self._floor_z = 0.0
         self._turn_rad = math.radians(self.config.turn_angle_deg)
         self._blacklist: np.ndarray | None = None
@@ -129,22 +152,28 @@ class FrontierExplorer:
         keep_frames: bool = False,
         progress: Callable[[int, int], None] | None = None,
         truth: NavMap | None = None,
+        reset: bool = True,
+        stop: Callable[[], bool] | None = None,
     ) -> ExplorationResult:
         """Reset the env (at ``start`` or its default) and explore.
 
         ``on_frame`` sees every frame as it arrives (perceive on the fly); ``keep_frames`` also
         returns them all. ``progress(steps, max_steps)`` is called after each action. ``truth``
-        (default: the env's ``navmap`` attribute, if any) gives the coverage figure.
+        (default: the env's ``navmap`` attribute, if any) gives the coverage figure. With
+        ``reset=False`` the robot goes on from where it stands (``start`` is ignored);
+        ``stop()`` is asked after every action and ends the run (``stop_reason`` "stopped").
         """
         cfg = self.config
-        frame = self.env.reset(start)
+        frame = self.env.reset(start) if reset else self.env.render()
         self._floor_z = float(frame.camera_pose[2, 3]) - cfg.camera_height_m
-        grid = OccupancyGrid(frame.agent_pose.xy, cfg.map_size_m, cfg.resolution_m)
-        self.grid = grid
+        if self.grid is None:
+            self.grid = OccupancyGrid(frame.agent_pose.xy, cfg.map_size_m, cfg.resolution_m)
+        grid = self.grid
         self._blacklist = np.zeros(grid.shape, dtype=bool)
         trajectory = [frame.agent_pose]
         frames: list[Frame] = []
         steps = collisions = 0
+        stopped = False
 
         def observe(f: Frame) -> None:
             grid.integrate(f, self._floor_z, obstacle_min_height_m=cfg.obstacle_min_height_m,
@@ -155,7 +184,7 @@ class FrontierExplorer:
                 frames.append(f)
 
         def act(action: Action) -> Frame:
-            nonlocal steps, collisions
+            nonlocal steps, collisions, stopped
             before = self.env.agent_pose
             result = self.env.step(action)
             steps += 1
@@ -166,17 +195,24 @@ class FrontierExplorer:
             observe(result.frame)
             if progress is not None:
                 progress(steps, cfg.max_steps)
+            stopped = stopped or (stop is not None and stop())
             return result.frame
 
+        def spin() -> None:
+            for _ in range(int(math.ceil(2.0 * math.pi / self._turn_rad - 1e-6))):
+                if steps < cfg.max_steps and not stopped:
+                    act(Action.TURN_LEFT)
+
         observe(frame)
-        if cfg.initial_spin:
+        stopped = stop is not None and stop()
+        if cfg.initial_spin and not stopped:
             before = frame.agent_pose.yaw
             frame = act(Action.TURN_LEFT)
             measured = abs(wrap_angle(frame.agent_pose.yaw - before))
             if measured > 1e-3:
                 self._turn_rad = measured
             for _ in range(int(math.ceil(2.0 * math.pi / self._turn_rad - 1e-6)) - 1):
-                if steps >= cfg.max_steps:
+                if steps >= cfg.max_steps or stopped:
                     break
                 act(Action.TURN_LEFT)
         stop_reason = "max_steps"
@@ -184,18 +220,22 @@ class FrontierExplorer:
         last_arrival: np.ndarray | None = None
         arrival_step = -1
         recovered = False
+        retries = 0
         last_progress_xy, idle = self.env.agent_pose.xy, 0
-        while steps < cfg.max_steps:
+        while steps < cfg.max_steps and not stopped:
             pose = self.env.agent_pose
             if plan is None or plan.age >= cfg.replan_every:
                 plan = self._plan(pose)
                 if plan is None and not recovered:
                     # look around once more before giving up: a spin refreshes the map nearby
                     recovered = True
-                    for _ in range(int(math.ceil(2.0 * math.pi / self._turn_rad - 1e-6))):
-                        if steps < cfg.max_steps:
-                            act(Action.TURN_LEFT)
+                    spin()
                     continue
+                if plan is None and retries < cfg.blacklist_retries and self._blacklist.any():
+                    # frontiers dropped earlier may be reachable from here, now that the map grew
+                    retries += 1
+                    self._blacklist[:] = False
+                    plan = self._plan(pose)
                 if plan is None:
                     stop_reason = "no_frontier"
                     break
@@ -203,13 +243,18 @@ class FrontierExplorer:
             plan.age += 1
             action, arrived = self._next_action(pose, plan)
             if arrived:
+                target = plan.target
                 # seen from its goal, a frontier usually recedes; one that is chosen again from
                 # the same spot (or right after another arrival, without a move in between)
                 # cannot be observed from the free space we know, so drop it
-                if last_arrival is not None and (
+                if target.is_frontier and last_arrival is not None and (
                         arrival_step == steps or np.hypot(*(plan.path[-1] - last_arrival)) <= cfg.goal_tolerance_m):
-                    self._blacklist_cells(plan.cluster_cells)
-                last_arrival, arrival_step, plan = plan.path[-1], steps, None
+                    self._blacklist_cells(target.cluster)
+                last_arrival, arrival_step, plan = target.goal, steps, None
+                if target.spin:
+                    spin()
+                if self.on_done is not None:
+                    self.on_done(target, True)
                 continue
             frame = act(action)
             moved = np.hypot(*(frame.agent_pose.xy - last_progress_xy))
@@ -218,9 +263,13 @@ class FrontierExplorer:
             else:
                 idle += 1
             if idle > 2 * math.ceil(2.0 * math.pi / self._turn_rad):
-                logger.debug("explore: no progress toward %s; giving up on that frontier", plan.centroid)
-                self._blacklist_cells(plan.cluster_cells)
+                logger.debug("explore: no progress toward %s; giving up on it", plan.target.look_at)
+                self._blacklist_cells(plan.target.cluster)
+                if self.on_done is not None:
+                    self.on_done(plan.target, False)
                 plan, idle = None, 0
+        if stopped:
+            stop_reason = "stopped"
         if truth is None:
             truth = getattr(self.env, "navmap", None)
         coverage = exploration_coverage(grid, truth, trajectory[0]) if truth is not None else math.nan
@@ -228,63 +277,35 @@ class FrontierExplorer:
                                  collisions=collisions, stop_reason=stop_reason, frames=frames)
 
     # ---------------------------------------------------------------- planning
-    def _plan(self, pose: Pose2D) -> _Plan | None:
-        """Nearest reachable frontier cluster and a grid path to a cell from which to see it.
+    def options(self, pose: Pose2D | None = None) -> PlanOptions:
+        """The frontiers (and :meth:`PlanOptions.place`) reachable from ``pose`` on the robot's map.
 
-        Plans first with the full clearance (radius + margin); when that leaves no frontier in
-        reach (the robot boxed in by its own conservative map, e.g. after bumping), once more
-        with half a cell less than the radius, letting the true collisions decide.
+        Uses the full clearance (radius + margin); when that leaves no frontier in reach (the
+        robot boxed in by its own conservative map, e.g. after bumping), half a cell less than
+        the radius, letting the true collisions decide.
         """
         cfg = self.config
-        assert self.grid is not None
+        assert self.grid is not None and self._blacklist is not None  # set by run()
+        pose = pose if pose is not None else self.env.agent_pose
+        options = PlanOptions([], None, None)
         for clearance in (cfg.agent_radius_m + cfg.inflation_margin_m, cfg.agent_radius_m - 0.5 * self.grid.resolution_m):
-            plan = self._plan_with(pose, clearance)
-            if plan is not None:
-                return plan
-        return None
+            options = plan_options(self.grid, pose.xy, clearance_m=clearance, agent_radius_m=cfg.agent_radius_m,
+                                   min_frontier_cells=cfg.min_frontier_cells, blacklist=self._blacklist)
+            if options.frontiers:
+                return options
+        return options
 
-    def _plan_with(self, pose: Pose2D, clearance_m: float) -> _Plan | None:
-        grid, cfg = self.grid, self.config
-        assert grid is not None and self._blacklist is not None  # set by run()
-        known_free = grid.known_free()
-        unknown = ~(grid.seen_free | grid.occupied)
-        frontier = known_free & ndimage.binary_dilation(unknown) & ~self._blacklist
-        labels, n = ndimage.label(frontier, structure=np.ones((3, 3), dtype=bool))
-        if n == 0:
+    def _plan(self, pose: Pose2D) -> _Plan | None:
+        """The chosen target (nearest frontier by default) and a grid path to it."""
+        options = self.options(pose)
+        target = self.choose(pose, options)
+        if target is None:
             return None
-        sizes = np.bincount(labels.ravel(), minlength=n + 1)
-        keep = sizes >= cfg.min_frontier_cells
-        keep[0] = False
-        if not keep.any():
-            return None
-        rows, cols = np.nonzero(known_free | grid.occupied)
-        r0, r1 = max(rows.min() - 2, 0), min(rows.max() + 3, grid.shape[0])
-        c0, c1 = max(cols.min() - 2, 0), min(cols.max() + 3, grid.shape[1])
-        window = (slice(r0, r1), slice(c0, c1))
-        clearance = ndimage.distance_transform_edt(~grid.occupied[window]) * grid.resolution_m
-        traversable = known_free[window] & (clearance > clearance_m)
-        origin = grid.origin_xy + np.array([c0, r0]) * grid.resolution_m
-        nav = NavMap(traversable, grid.resolution_m, origin, cfg.agent_radius_m)
-        if not traversable.any():
-            return None
-        dist = nav.distance_field(pose.xy[None])
-        labels_w = np.where(keep[labels[window]], labels[window], 0)
-        to_frontier, (fi, fj) = ndimage.distance_transform_edt(labels_w == 0, return_indices=True)
-        reach = clearance_m / grid.resolution_m + 1.5
-        candidate = np.isfinite(dist) & (to_frontier <= reach)
-        if not candidate.any():
-            return None
-        cand = np.flatnonzero(candidate.ravel())
-        best = cand[np.argmin(dist.ravel()[cand])]
-        goal_ij = np.array(np.unravel_index(best, dist.shape))
-        label = labels_w[fi[tuple(goal_ij)], fj[tuple(goal_ij)]]
-        cluster = np.argwhere(labels_w == label) + np.array([r0, c0])
-        goal_xy = nav.grid_to_world(goal_ij[None])[0]
-        path = nav.grid_path(goal_xy, pose.xy)[::-1]
-        centroid = grid.origin_xy + cluster.mean(axis=0)[::-1] * grid.resolution_m
+        assert options.nav is not None  # a target implies a traversable map
+        path = options.nav.grid_path(target.goal, pose.xy[None])[::-1]  # the field from the robot is cached
         if len(path) == 0:
-            path = goal_xy[None]
-        return _Plan(path=path, cluster_cells=cluster, centroid=centroid)
+            path = target.goal[None]
+        return _Plan(path=path, target=target)
 
     def _next_action(self, pose: Pose2D, plan: _Plan) -> tuple[Action, bool]:
         """The action toward the plan's look-ahead point, or toward the frontier once there;
@@ -292,7 +313,7 @@ class FrontierExplorer:
         cfg = self.config
         to_goal = float(np.hypot(*(plan.path[-1] - pose.xy)))
         if to_goal <= cfg.goal_tolerance_m:
-            target = plan.centroid
+            target = plan.target.look_at
         else:
             along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(plan.path, axis=0), axis=1))])
             here = int(np.argmin(np.linalg.norm(plan.path - pose.xy, axis=1)))
@@ -314,6 +335,8 @@ class FrontierExplorer:
 
     def _blacklist_cells(self, cells: np.ndarray) -> None:
         assert self._blacklist is not None
+        if len(cells) == 0:
+            return
         mask = np.zeros_like(self._blacklist)
         mask[cells[:, 0], cells[:, 1]] = True
         self._blacklist |= ndimage.binary_dilation(mask, iterations=2)

@@ -1,0 +1,211 @@
+"""Find what the memory has not seen: memory-guided object search over the robot's own map.
+
+:func:`search_object` drives an :class:`~embodied_stack.sim.env.Env` with the frontier explorer
+(:class:`~embodied_stack.sim.explore.FrontierExplorer`, the robot's own depth-built occupancy
+map, never the scene file) and picks where to go next:
+
+- ``mode="memory"`` (semantic frontiers, after VLFM / ESC / L3MVN): every reachable frontier and
+  every room the memory holds is valued by :class:`~embodied_stack.planning.places.PlaceRanker`
+  (the room types the memory inferred, commonsense about where such things usually are, what it
+  saw nearby), minus a cost per metre of path; the best one wins. A room is visited once (the
+  robot drives in and looks around); frontiers are valued at the unknown space beyond them.
+- ``mode="frontier"``: the nearest frontier first (Yamauchi), the baseline.
+
+Every frame goes to ``perceive`` (the caller's perception, which also feeds the memory and
+returns the new observations); an observation whose category is the target's ends the search.
+The ranker re-reads the memory after every ``requery_every`` frames. The search stops when the
+target is seen, nothing reachable is left, or ``max_steps`` actions are spent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from embodied_stack.memory.knowledge import Knowledge, default_knowledge, normalize_phrase
+from embodied_stack.planning.errors import PlanningError
+from embodied_stack.planning.places import PlaceRanker, RankerConfig, target_categories
+from embodied_stack.sim.env import Env
+from embodied_stack.sim.explore import ExploreConfig, FrontierExplorer, nearest_frontier
+from embodied_stack.sim.frontiers import Frontier, PlanOptions
+from embodied_stack.sim.occupancy import OccupancyGrid
+from embodied_stack.types import Frame, Pose2D
+from embodied_stack.types.observations import Observation
+
+SEARCH_MODES = ("memory", "frontier")
+Perceive = Callable[[Frame], Sequence[Observation]]
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Search settings.
+
+    ``max_steps``: action budget. ``requery_every``: frames between two reads of the memory.
+    ``metres_per_value``: how many metres of extra path one unit of place value is worth.
+    ``visit_radius_m``: a room counts as visited once the robot came this close to its point.
+    ``min_frontier_value``: frontiers valued below this are left for last.
+    """
+
+    mode: str = "memory"
+    max_steps: int = 600
+    requery_every: int = 10
+    metres_per_value: float = 12.0
+    visit_radius_m: float = 1.5
+    min_frontier_value: float = 0.0
+    ranker: RankerConfig = field(default_factory=RankerConfig)
+
+    def __post_init__(self) -> None:
+        if self.mode not in SEARCH_MODES:
+            raise PlanningError(f"search mode must be one of {', '.join(SEARCH_MODES)}, got {self.mode!r}")
+        if not (isinstance(self.max_steps, int) and self.max_steps >= 1):
+            raise PlanningError(f"search max_steps must be an integer >= 1, got {self.max_steps!r}")
+        if not (isinstance(self.requery_every, int) and self.requery_every >= 1):
+            raise PlanningError(f"search requery_every must be an integer >= 1, got {self.requery_every!r}")
+        if not self.metres_per_value > 0 or not self.visit_radius_m > 0:
+            raise PlanningError("search metres_per_value and visit_radius_m must be > 0")
+
+
+@dataclass
+class SearchOutcome:
+    """How a search ended: ``found`` with the sighting's ``position`` and ``category``, the
+    actions taken, the path driven, why it stopped and the places it chose, in order."""
+
+    target: str
+    found: bool
+    position: tuple[float, float, float] | None
+    category: str | None
+    steps: int
+    path_m: float
+    stop_reason: str
+    chosen: list[str] = field(default_factory=list)
+    trajectory: list[Pose2D] = field(default_factory=list)
+    grid: OccupancyGrid | None = None
+
+    @property
+    def message(self) -> str:
+        if self.found and self.position is not None:
+            return (f"saw a {self.category} at ({self.position[0]:.2f}, {self.position[1]:.2f}) after "
+                    f"{self.steps} steps")
+        return f"no {self.target} seen in {self.steps} steps ({self.stop_reason.replace('_', ' ')})"
+
+
+class SemanticChooser:
+    """The memory-guided choice of the next place (a :data:`~embodied_stack.sim.explore.Chooser`)."""
+
+    def __init__(self, ranker: PlaceRanker, config: SearchConfig) -> None:
+        self.ranker = ranker
+        self.config = config
+        self.visited: set[str] = set()
+        self.current: str | None = None
+        self.chosen: list[str] = []
+
+    def passed(self, xy: np.ndarray) -> None:
+        """The robot is at ``xy``: rooms whose point it came near count as visited."""
+        for room in self.ranker.rooms:
+            if room.key not in self.visited and float(np.hypot(*(room.position - xy))) <= self.config.visit_radius_m:
+                self.visited.add(room.key)
+
+    def done(self, target: Frontier, _arrived: bool) -> None:
+        if target.key:
+            self.visited.add(target.key)
+        if target.key == self.current:
+            self.current = None
+
+    def __call__(self, pose: Pose2D, options: PlanOptions) -> Frontier | None:
+        cfg = self.config
+        self.passed(pose.xy)
+        scored: list[tuple[float, Frontier]] = []
+        if options.frontiers:
+            look = np.array([f.look_at for f in options.frontiers])
+            goal = np.array([f.goal for f in options.frontiers])
+            away = look - goal
+            norm = np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-6)
+            beyond = look + away / norm * 1.0
+            value = 0.5 * (self.ranker.values(look) + self.ranker.values(beyond))
+            for f, v in zip(options.frontiers, value.tolist(), strict=True):
+                scored.append((v * cfg.metres_per_value - f.distance_m, f))
+        for index, room in enumerate(self.ranker.rooms):
+            if room.key in self.visited or not cfg.ranker.use_rooms:
+                continue
+            place = options.place(room.position, key=room.key)
+            if place is None:
+                continue
+            value = cfg.ranker.seen_discount * self.ranker.room_value(index)
+            bonus = 0.5 if room.key == self.current else 0.0  # keep to a choice: no dithering
+            scored.append(((value + bonus) * cfg.metres_per_value - place.distance_m, place))
+        if not scored:
+            return None
+        best = max(scored, key=lambda s: s[0])[1]
+        self.current = best.key or None
+        label = best.key or f"frontier ({best.look_at[0]:.1f}, {best.look_at[1]:.1f})"
+        if not self.chosen or self.chosen[-1] != label:
+            self.chosen.append(label)
+        return best
+
+
+def search_object(
+    env: Env,
+    target: str,
+    memory: Any,
+    perceive: Perceive | None,
+    *,
+    config: SearchConfig | None = None,
+    explore_config: ExploreConfig | None = None,
+    grid: OccupancyGrid | None = None,
+    knowledge: Knowledge | None = None,
+    on_frame: Callable[[Frame], None] | None = None,
+) -> SearchOutcome:
+    """Look for ``target`` (a phrase: "the laundry basket") from where the robot stands.
+
+    ``memory`` ranks places (mode "memory") and names the target's categories when the phrase
+    names none ("something to sit on": the categories of its good memory hits). ``perceive``
+    sees every frame and returns its observations; without it nothing can be found and the
+    search only explores. ``grid`` continues the robot's own map. ``on_frame`` also sees every
+    frame (recording).
+    """
+    cfg = config or SearchConfig()
+    knowledge = knowledge or default_knowledge()
+    categories = target_categories(knowledge, target)
+    if not categories and memory is not None:
+        result = memory.query(target, k=5)
+        categories = sorted({str(h.category or h.name) for h in result.hits
+                             if int(h.level) == 0 and float(h.score) >= 0.25})
+    wanted = {knowledge.canonical(c) or normalize_phrase(c) for c in categories}
+    explore_cfg = replace(explore_config or ExploreConfig(), max_steps=cfg.max_steps)
+    found: list[Observation] = []
+    frames = 0
+    chooser: SemanticChooser | None = None
+    if cfg.mode == "memory" and memory is not None:
+        chooser = SemanticChooser(PlaceRanker(memory, categories, cfg.ranker, knowledge), cfg)
+
+    def frame_seen(frame: Frame) -> None:
+        nonlocal frames
+        frames += 1
+        if on_frame is not None:
+            on_frame(frame)
+        if perceive is None:
+            return
+        for obs in perceive(frame):
+            name = normalize_phrase(str(obs.category))
+            if (knowledge.canonical(name) or name) in wanted and not found:
+                found.append(obs)
+        if chooser is not None and frames % cfg.requery_every == 0:
+            chooser.ranker.refresh()
+
+    explorer = FrontierExplorer(env, explore_cfg, choose=chooser or nearest_frontier,
+                                on_done=chooser.done if chooser else None, grid=grid)
+    result = explorer.run(on_frame=frame_seen, reset=False, stop=lambda: bool(found), truth=None)
+    xy = np.array([[p.x, p.y] for p in result.trajectory])
+    path = float(np.linalg.norm(np.diff(xy, axis=0), axis=1).sum()) if len(xy) > 1 else 0.0
+    hit = found[0] if found else None
+    stop = "found" if hit is not None else result.stop_reason
+    return SearchOutcome(
+        target=target, found=hit is not None,
+        position=tuple(float(v) for v in hit.position) if hit is not None else None,  # type: ignore[arg-type]
+        category=str(hit.category) if hit is not None else None, steps=result.steps, path_m=path,
+        stop_reason=stop,
+        chosen=chooser.chosen if chooser else [], trajectory=result.trajectory, grid=result.grid,
+    )
