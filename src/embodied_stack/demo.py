@@ -46,7 +46,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--scene", help=f"scene/1 file (default: {DEFAULT_SCENE.relative_to(REPO_ROOT)})")
     src.add_argument("--seed", type=int, help="generate a home with this seed instead")
-    src.add_argument("--habitat", metavar="CONFIG", help="run on habitat-sim with this config (where installed)")
+    src.add_argument("--habitat", metavar="CONFIG",
+                     help="run on habitat-sim (where installed) with the CONFIG.yaml `sim export-habitat` wrote")
     p.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     p.add_argument("--overwrite", action="store_true", help="replace the demo's outputs in --out")
     p.add_argument("--agent", default=None,
@@ -101,23 +102,27 @@ def _say(text: str = "") -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    if args.habitat:
-        from embodied_stack._deps import require
-
-        require("habitat_sim")
-        raise DemoError("--habitat: the Habitat demo runs `embodied-stack eval nav --scene habitat:CONFIG`; "
-                        "see sim/habitat/README.md")
     t_start = time.perf_counter()
     out = Path(args.out).resolve()
-    _prepare_out(out, args.overwrite)
     width, height = _size(args.size)
-    scene = _load_scene(args, out)
-    summary: dict[str, Any] = {"scene": scene.name, "outputs": {}}
-
     from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
     from embodied_stack.sim.mapviz import draw_scene_map
 
-    sim = EmbeddedSim(scene, SimConfig(width=width, height=height, seed=0))
+    if args.habitat:
+        # habitat-sim renders and moves the robot; the scene exported by `sim export-habitat` gives the
+        # rooms, objects and navigable map the memory, the questions and the tasks are scored against
+        from embodied_stack.sim.envs import HABITAT_PREFIX, make_env, scene_of
+
+        spec = args.habitat if args.habitat.startswith(HABITAT_PREFIX) else HABITAT_PREFIX + args.habitat
+        scene = scene_of(spec)
+        _prepare_out(out, args.overwrite)
+        sim: Any = make_env(spec, width=width, height=height, seed=0)
+    else:
+        _prepare_out(out, args.overwrite)
+        scene = _load_scene(args, out)
+        sim = EmbeddedSim(scene, SimConfig(width=width, height=height, seed=0))
+    summary: dict[str, Any] = {"scene": scene.name, "simulator": "habitat" if args.habitat else "embedded",
+                               "outputs": {}}
     _say(f"[1/5] scene {scene.name}: {len(scene.rooms)} rooms, {len(scene.objects)} objects, "
          f"{sim.navmap.free_area_m2():.0f} m2 navigable")
     scene_png = draw_scene_map(scene, out / "scene_map.png", navmap=sim.navmap, title=f"{scene.name}: the scene")
@@ -145,6 +150,8 @@ def run_demo(args: argparse.Namespace) -> int:
 def _backends(args: argparse.Namespace, out: Path) -> tuple[Any, str]:
     """The text embedder and the agent spec (torch by default, onnxruntime with --onnx)."""
     from embodied_stack.text.embedders import load_embedder
+
+    _quiet_progress_bars()
 
     spec = args.agent or f"policy:{DEFAULT_CHECKPOINT}"
     if args.agent is None and not DEFAULT_CHECKPOINT.is_file():
@@ -183,7 +190,7 @@ def _explore(args: argparse.Namespace, out: Path, sim: Any, embedder: Any, summa
     _say(f"[2/5] exploring with frontier exploration, perceiving every frame ({sim.config.width}x{sim.config.height}), "
          "building the semantic forest")
     memory = SemanticMemory.open(out / "memory", root=out, create=True, config=MemoryConfig(memory_root=str(out)),
-                                 embedder=embedder, spatial=sim.navmap)
+                                 embedder=embedder)  # rooms: the robot's own map, set by the survey
     recorder = None if args.no_record else _Recorder(out / "run.mcap", sim)
     bar = tqdm(total=args.explore_steps, unit="step", file=sys.stderr, dynamic_ncols=True, desc="explore")
 
@@ -269,8 +276,10 @@ def _tasks(args: argparse.Namespace, scene: Any, sim: Any, memory: Any, agent_sp
     from embodied_stack.eval.nav import DEFAULT_RENDER_SIZE, make_agent
     from embodied_stack.eval.tasks import score_task, tasks_from_queries
     from embodied_stack.eval.tasks_cli import _printer
+    from embodied_stack.eval.perceive import MemoryPerceiver
+    from embodied_stack.eval.survey import explore_config_for
     from embodied_stack.planning.planner import Planner
-    from embodied_stack.planning.runner import run_task
+    from embodied_stack.planning.runner import make_search, run_task
     from embodied_stack.sim.embedded import EmbeddedSim
 
     queries = _query_set(scene)
@@ -279,12 +288,19 @@ def _tasks(args: argparse.Namespace, scene: Any, sim: Any, memory: Any, agent_sp
         summary["tasks"] = {"run": 0}
         return []
     task_set = tasks_from_queries(scene, queries, n=args.tasks)
+    missed = _missed_task(scene, sim, memory, survey_result)
+    if missed is not None:  # --tasks N runs N tasks, the last of them the search
+        task_set.tasks = task_set.tasks[: max(args.tasks - 1, 0)] + [missed]
     agent = make_agent(agent_spec, navmap=sim.navmap, sim_config=sim.config)
     width, height = getattr(agent, "render_size", None) or DEFAULT_RENDER_SIZE
-    task_sim = EmbeddedSim(scene, sim.config.replace(width=width, height=height), navmap=sim.navmap)
+    if isinstance(sim, EmbeddedSim):
+        task_sim = EmbeddedSim(scene, sim.config.replace(width=width, height=height), navmap=sim.navmap)
+        on_step = (lambda pose, _f: recorder.frame(sim.render_at(pose))) if recorder else None
+    else:  # habitat-sim: one simulator per process; the policy resizes its frames itself
+        task_sim, (width, height) = sim, (sim.config.width, sim.config.height)
+        on_step = (lambda _pose, f: recorder.frame(f)) if recorder else None
     task_sim.reset(survey_result.trajectory[-1])
     _say(f"\n[4/5] {len(task_set.tasks)} tasks with the planner and {agent_spec} ({width}x{height} input)")
-    on_step = (lambda pose, _f: recorder.frame(sim.render_at(pose))) if recorder else None
     runs, scores = [], []
     for task in task_set.tasks:
         _say(f"  task {task.id}: {task.instruction!r}")
@@ -334,6 +350,21 @@ def _outputs(out: Path, scene: Any, sim: Any, memory: Any, survey_result: Any, t
     summary["memory"] = {k: v for k, v in vars(memory.stats()).items()}
 
 
+def _missed_task(scene: Any, sim: Any, memory: Any, survey_result: Any) -> Any:
+    """A search for something the survey never perceived (the scene file picks it, as it picks
+    every task's ground truth; the robot only gets the instruction)."""
+    from embodied_stack.eval.search_eval import SearchEvalConfig, missed_targets
+    from embodied_stack.eval.tasks import Task, TaskStep
+    from embodied_stack.memory.knowledge import default_knowledge
+
+    end = survey_result.trajectory[-1]
+    found = missed_targets(scene, sim.navmap, memory, end.xy, SearchEvalConfig(min_geodesic_m=2.0), default_knowledge())
+    if not found:
+        return None
+    category = found[0][0]
+    return Task("search", f"find the {category.replace('_', ' ')}", (TaskStep(target_categories=(category,)),))
+
+
 class _Recorder:
     """The run as a ROS 2 MCAP bag: every frame of exploration and tasks, then the memory's markers."""
 
@@ -361,6 +392,20 @@ class _Recorder:
         if not self._closed:
             self.writer.close()
             self._closed = True
+
+
+def _quiet_progress_bars() -> None:
+    """No third-party progress bars ("Loading weights ...") between the demo's lines."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()
+    except (ImportError, AttributeError):  # transformers absent or without the switch
+        pass
 
 
 def _json_default(value: Any) -> Any:

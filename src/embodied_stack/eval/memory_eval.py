@@ -1,8 +1,8 @@
 """``eval memory``: explore a scene, build the semantic forest, answer a query set and score it.
 
 The run: load the scene and the query set (targets checked against the scene), survey the scene
-in the embedded simulator (:mod:`embodied_stack.eval.survey`: frontier exploration, semantic-sensor
-perception, online ingest) or reuse a saved memory, then ask every query twice, once through the
+in the embedded simulator, or on habitat-sim for ``habitat:CONFIG`` (:mod:`embodied_stack.eval.survey`:
+frontier exploration, semantic-sensor perception, online ingest) or reuse a saved memory, then ask every query twice, once through the
 forest (``mode="forest"``) and once through the flat-RAG baseline (``mode="flat"``: the same
 leaves, embedder and knowledge, ranked as one flat list), and score each top-1 answer with
 :func:`~embodied_stack.sim.queries.query_success` (horizontal distance to a target object's
@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
+from embodied_stack.eval.oracles import Oracles
+from embodied_stack.eval.scoring import STRICT_RADIUS_M, proximity_only, strict_distance_m
 from embodied_stack.sim.errors import SimError
 from embodied_stack.sim.queries import QUERY_KINDS, Query, QuerySet, target_distance_m
 
@@ -40,6 +42,8 @@ MODES = ("forest", "flat")
 SURVEY_FILE = "survey.json"
 """Written beside a saved memory (``--store-out``): the survey's figures, read back with ``--memory``."""
 WARMUP_QUERY = "where is the door?"
+ROOMS_FILE = "rooms.npz"
+"""Written beside a saved memory: the robot's room map, its spatial context when reused."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class QueryOutcome:
     top_level: int | None
     top_position: tuple[float, float, float] | None
     answer: str
+    proximity_only: bool = False
+    loose_success: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,7 +74,7 @@ class QueryOutcome:
             "success": self.success, "distance_m": _finite(self.distance_m, 3),
             "latency_ms": round(1000.0 * self.latency_s, 3), "top_name": self.top_name, "top_level": self.top_level,
             "top_position": [round(v, 3) for v in self.top_position] if self.top_position else None,
-            "answer": self.answer,
+            "answer": self.answer, "proximity_only": self.proximity_only, "loose_success": self.loose_success,
         }
 
 
@@ -101,6 +107,12 @@ class MemoryEvalReport:
         picked = [o.success and (o.top_level or 0) >= 1 for o in self.of(mode) if o.kind == "global"]
         return float(np.mean(picked)) if picked else None
 
+    def tagged_success(self, mode: str, tag: str) -> float | None:
+        """Success rate of ``mode`` over the queries carrying ``tag`` (e.g. "paraphrase")."""
+        tagged = {q.id for q in self.queries if tag in q.tags}
+        picked = [o.success for o in self.of(mode) if o.query_id in tagged]
+        return float(np.mean(picked)) if picked else None
+
     def kind_accuracy(self) -> float | None:
         """Fraction of queries whose detected kind (forest run) matches the label."""
         forest = self.of("forest")
@@ -117,6 +129,9 @@ class MemoryEvalReport:
             "global_region_success": {m: _round(self.region_success(m)) for m in modes},
             "latency_ms": {m: self.latency_ms(m) for m in modes},
             "kind_accuracy": _round(self.kind_accuracy()),
+            "proximity_only": {m: sum(o.success and o.proximity_only for o in self.of(m)) for m in modes},
+            "loose_success": {m: _round(float(np.mean([o.loose_success for o in self.of(m)])) if self.of(m) else None)
+                              for m in modes},
         }
 
 
@@ -139,15 +154,19 @@ def evaluate_queries(
             result = memory.query(query.text, kind=query.kind if oracle_kind else None, k=k, mode=mode)
             latency = time.perf_counter() - t0
             top = result.hits[0] if result.hits else None
+            near = loose = False
             if top is None:
                 success, distance = False, math.inf
             else:
-                distance = target_distance_m(scene, query, top.position)
-                success = distance <= query_set.radius_of(query)
+                distance = strict_distance_m(scene, query, top.position)
+                success = distance <= STRICT_RADIUS_M
+                loose = target_distance_m(scene, query, top.position) <= query_set.radius_of(query)
+                near = success and (top.level or 0) == 0 and proximity_only(scene, query, top.position)
             report.outcomes.append(QueryOutcome(
                 query.id, query.kind, mode, result.kind.value, success, distance, latency,
                 top.name if top else None, top.level if top else None,
-                tuple(float(v) for v in top.position) if top else None, result.answer))  # type: ignore[arg-type]
+                tuple(float(v) for v in top.position) if top else None, result.answer,  # type: ignore[arg-type]
+                near, loose))
     return report
 
 
@@ -169,7 +188,10 @@ def print_table(report: MemoryEvalReport, stream: TextIO) -> None:
 
 
 def register(groups: dict[str, argparse._SubParsersAction]) -> None:
-    """Add ``eval memory`` to the CLI."""
+    """Add ``eval memory`` (and ``bench memory-quality``, :mod:`.large_eval`) to the CLI."""
+    from embodied_stack.eval.large_eval import register as register_quality
+
+    register_quality(groups, run_eval_memory)
     p = groups["eval"].add_parser(
         "memory",
         help="explore a scene, build the memory, answer a query set; success per kind vs flat RAG",
@@ -180,7 +202,9 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
         "target room). Prints success overall and per kind for both, latency p50/p99, the memory's size "
         "and the exploration coverage; a per-query table goes to stderr.",
     )
-    p.add_argument("--scene", type=Path, required=True, help="scene/1 JSON file")
+    p.add_argument("--scene", required=True,
+                   help="scene/1 JSON file, or habitat:CONFIG.yaml of a scene written by `sim export-habitat` "
+                   "(the survey then runs on habitat-sim's frames)")
     p.add_argument("--queries", type=Path, required=True, help="queries/1 JSON file for that scene")
     p.add_argument("--memory", type=Path, default=None, metavar="DIR", help="reuse the memory saved in DIR (skips exploration)")
     p.add_argument("--store-out", type=Path, default=None, metavar="DIR", help="save the built memory to DIR (new or empty)")
@@ -196,6 +220,13 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--oracle-kind", action="store_true",
                    help="give the memory each query's labelled kind instead of letting it detect the kind")
     p.add_argument("--no-flat", action="store_true", help="skip the flat-RAG baseline")
+    p.add_argument("--detector", default="realistic", choices=("clean", "realistic", "hard"),
+                   help="simulated-detector error preset (default: realistic)")
+    p.add_argument("--noise", default="realistic", choices=("none", "realistic", "hard"),
+                   help="pose-estimate drift and depth noise preset (default: realistic)")
+    p.add_argument("--oracle", default="", metavar="NAMES",
+                   help="ablations only: comma-separated scene-file knowledge to allow: categories, identities, "
+                   "rooms, map, pose (or 'all'); default none")
     p.add_argument("--out", type=Path, default=None, metavar="FILE", help="also write every per-query outcome (JSON) here")
     p.add_argument("--json", action="store_true", help="print one JSON object as the last stdout line")
     p.set_defaults(func=_cmd_eval_memory)
@@ -221,8 +252,8 @@ def run_eval_memory(args: argparse.Namespace, log: TextIO) -> tuple[dict[str, An
     """The body of ``eval memory`` (arguments as parsed); returns (summary, report)."""
     from embodied_stack.memory.config import MemoryConfig
     from embodied_stack.memory.semantic_memory import SemanticMemory
+    from embodied_stack.sim.envs import scene_of
     from embodied_stack.sim.queries import load_queries
-    from embodied_stack.sim.scene import load_scene
 
     for name in ("width", "height", "max_steps", "perceive_every"):
         if getattr(args, name) < 1:
@@ -235,7 +266,7 @@ def run_eval_memory(args: argparse.Namespace, log: TextIO) -> tuple[dict[str, An
         import torch
 
         torch.set_num_threads(args.threads)
-    scene = load_scene(args.scene)
+    scene = scene_of(str(args.scene))
     query_set = load_queries(args.queries, scene)
     config = MemoryConfig(embedder=args.embedder) if args.embedder else MemoryConfig()
     times: dict[str, float] = {}
@@ -252,11 +283,31 @@ def run_eval_memory(args: argparse.Namespace, log: TextIO) -> tuple[dict[str, An
             if survey_info.get("scene") != scene.name:
                 raise SimError(f"--memory {args.memory}: built by surveying scene {survey_info.get('scene')!r} "
                                f"({sidecar}), not {scene.name!r}; evaluate it with that scene")
-        memory = SemanticMemory.load(directory, root=directory.parent, config=config, spatial=navmap)
+        oracles = Oracles.parse(args.oracle)
+        spatial: Any = None  # the robot's own rooms saved beside the memory; the true map only as an oracle
+        if oracles.rooms and oracles.map:
+            spatial = navmap
+        elif (directory / ROOMS_FILE).is_file():
+            from embodied_stack.memory.rooms import RoomMap
+
+            spatial = RoomMap.load(directory / ROOMS_FILE)
+        memory = SemanticMemory.load(directory, root=directory.parent, config=config, spatial=spatial)
         times["load"] = round(time.perf_counter() - t0, 3)
+    elif query_set.passes or len(scene.storey_floors()) > 1:
+        from embodied_stack.eval.passes import survey_passes
+
+        memory, survey_info, times = survey_passes(scene, query_set, config, args, log)
     else:
         memory, survey_info, times = _survey(scene, config, args, log)
+    temporal: list[dict[str, Any]] = []
     try:
+        if query_set.passes:
+            from dataclasses import replace
+
+            from embodied_stack.eval.passes import temporal_outcomes
+
+            temporal = temporal_outcomes(memory, scene, query_set)
+            query_set = replace(query_set, queries=[q for q in query_set.queries if q.kind != "temporal"])
         report = evaluate_queries(memory, scene, query_set, modes=("forest",) if args.no_flat else MODES,
                                   oracle_kind=args.oracle_kind)
         stats = memory.stats()
@@ -264,8 +315,20 @@ def run_eval_memory(args: argparse.Namespace, log: TextIO) -> tuple[dict[str, An
         memory.close()
     print_table(report, log)
     summary = report.summary()
+    if temporal:
+        summary["temporal"] = {"success": round(float(np.mean([t["success"] for t in temporal])), 4),
+                               "queries": len(temporal), "outcomes": temporal}
+    summary["split"] = query_set.split
+    summary["paraphrase_success"] = {m: _round(report.tagged_success(m, "paraphrase")) for m in MODES if report.of(m)}
     coverage = survey_info.get("coverage") if survey_info else None
     summary.update({
+        "oracle": Oracles.parse(args.oracle).to_dict(),
+        "detector": args.detector,
+        "noise": args.noise,
+        "strict_radius_m": STRICT_RADIUS_M,
+        "association": (survey_info or {}).get("association"),
+        "room_segmentation": {k: v for k, v in ((survey_info or {}).get("room_segmentation") or {}).items()
+                              if k != "per_room"} or None,
         "oracle_kind": bool(args.oracle_kind),
         "threads": args.threads,
         "memory_reused": args.memory is not None,
@@ -286,13 +349,17 @@ def _survey(scene: Scene, config: MemoryConfig, args: argparse.Namespace,
 
     from embodied_stack.eval.survey import SurveyProgress, explore_config_for, survey
     from embodied_stack.memory.semantic_memory import SemanticMemory
-    from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
+    from embodied_stack.sim.embedded import SimConfig
+    from embodied_stack.sim.envs import is_habitat_spec, make_env
 
     if args.store_out is not None and args.store_out.exists() and any(args.store_out.iterdir()):
         raise SimError(f"--store-out {args.store_out}: not empty; give a new or empty directory")
     t0 = time.perf_counter()
-    sim = EmbeddedSim(scene, SimConfig(width=args.width, height=args.height, seed=args.seed))
-    memory = SemanticMemory(config, spatial=sim.navmap)
+    spec = str(args.scene)
+    # habitat:CONFIG: habitat-sim renders the frames (its semantic sensor gives our instance ids)
+    sim = make_env(spec if is_habitat_spec(spec) else scene, config=SimConfig(seed=args.seed), width=args.width,
+                   height=args.height, seed=args.seed)
+    memory = SemanticMemory(config)
     setup_s = time.perf_counter() - t0
     bar = tqdm(total=args.max_steps, desc=f"survey {scene.name}", unit="step", file=log, leave=False)
 
@@ -302,18 +369,24 @@ def _survey(scene: Scene, config: MemoryConfig, args: argparse.Namespace,
 
     try:
         result = survey(sim, memory, explore_config=explore_config_for(sim, args.max_steps),
-                        perceive_every=args.perceive_every, progress=progress)
+                        perceive_every=args.perceive_every, progress=progress, detector=args.detector,
+                        noise=args.noise, oracles=Oracles.parse(args.oracle), seed=args.seed)
     finally:
         bar.close()
+    from embodied_stack.eval.quality import association_quality, room_quality
+
     info = {"scene": scene.name, "width": args.width, "height": args.height, "seed": args.seed,
             "perceive_every": args.perceive_every, "max_steps": args.max_steps, **result.stats.to_dict(),
-            "perception": result.perception}
+            "perception": result.perception, "association": association_quality(scene, result.tracks),
+            "room_segmentation": room_quality(scene, result.room_map)}
     times = {"setup": round(setup_s, 3), "survey": round(result.stats.total_s, 3)}
     if args.store_out is not None:
         t0 = time.perf_counter()
         directory = args.store_out.resolve()
         target = memory.save(directory, root=directory.parent)
         (target / SURVEY_FILE).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        if result.room_map is not None:
+            result.room_map.save(target / ROOMS_FILE)
         times["save"] = round(time.perf_counter() - t0, 3)
         logger.info("saved the memory to %s", target)
     return memory, info, times

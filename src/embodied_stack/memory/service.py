@@ -42,9 +42,12 @@ class Outcome:
 def load_spatial(spec: str, rooms_file: str = "", robot_radius_m: float = 0.18) -> Any:
     """The memory's navigable map and rooms from a ``spatial`` parameter, or None.
 
-    ``scene:FILE`` builds the simulator's navigable map of a scene/1 file (its rooms included);
-    ``map:FILE.yaml`` reads a map_server occupancy map, with the room polygons of the scene/1
-    ``rooms_file`` when given (segmented from the map otherwise); '' means none.
+    ``rooms:FILE.npz`` reads the robot's own room map (:class:`~embodied_stack.memory.rooms.RoomMap`,
+    written by a survey or the sensing node from depth and the pose estimate): the no-oracle
+    choice. ``map:FILE.yaml`` reads a map_server occupancy map, with the room polygons of the
+    scene/1 ``rooms_file`` when given (segmented from the map otherwise). ``scene:FILE`` builds
+    the simulator's *true* navigable map of a scene/1 file (its rooms included): scene-file
+    knowledge, an oracle for ablations only. '' means none.
     """
     if not spec or spec.startswith("scene:habitat:"):
         return None
@@ -54,12 +57,16 @@ def load_spatial(spec: str, rooms_file: str = "", robot_radius_m: float = 0.18) 
         from embodied_stack.sim.scene import load_scene
 
         return NavMap.from_scene(load_scene(path), agent_radius_m=robot_radius_m)
+    if kind == "rooms":
+        from embodied_stack.memory.rooms import RoomMap
+
+        return RoomMap.load(path)
     if kind == "map":
         from embodied_stack.memory.spatial import OccupancyMapContext, rooms_from_scene
 
         rooms = rooms_from_scene(rooms_file) if rooms_file else None
         return OccupancyMapContext.from_map_yaml(path, rooms=rooms, robot_radius_m=robot_radius_m)
-    raise ValueError(f"spatial {spec!r}: expected '', 'scene:FILE.scene.json' or 'map:FILE.yaml'")
+    raise ValueError(f"spatial {spec!r}: expected '', 'rooms:FILE.npz', 'map:FILE.yaml' or 'scene:FILE.scene.json' (oracle)")
 
 
 def _open_memory(config: MemoryConfig, store: Path | None, *, create: bool, spatial: Any = None) -> Any:

@@ -1,7 +1,7 @@
 """Perception: RGB-D frames and camera poses -> object observations for the memory.
 
-Detector backends (simulator semantic sensor, OWLv2 open-vocabulary detector, external
-detections) behind one :class:`Detector` protocol; back-projection and open3d outlier removal;
+Detector backends (the simulated detector with realistic errors, the simulator's semantic
+sensor as an oracle, OWLv2 open-vocabulary detector, external detections) behind one :class:`Detector` protocol; back-projection and open3d outlier removal;
 colour words and captions; fusion of repeated sightings into tracks with stable ids.
 """
 
@@ -29,6 +29,7 @@ from embodied_stack.perception.frames import RGBDFrame, validate_frame
 from embodied_stack.perception.fusion import ObjectFusion, Sighting, Track
 from embodied_stack.perception.pipeline import PerceptionPipeline, PerceptionStats
 from embodied_stack.perception.semantic_sensor import SemanticSensorDetector
+from embodied_stack.perception.simulated import DetectorErrors, SimulatedDetector, simulator_detector
 
 __all__ = [
     "BackendError",
@@ -47,6 +48,9 @@ __all__ = [
     "PerceptionStats",
     "RGBDFrame",
     "SemanticSensorDetector",
+    "SimulatedDetector",
+    "DetectorErrors",
+    "simulator_detector",
     "Sighting",
     "TemplateCaptioner",
     "Track",

@@ -38,15 +38,19 @@ class PerceptionConfig:
     wall behind it) and the points above ``box_min_z_m`` in ``map`` (not the floor under it;
     REP-105 puts the floor at z = 0; set it far below the floor to keep every point).
 
-    Fusion: a detection joins a track of the same category whose box overlaps its own by at
-    least ``association_min_overlap`` (intersection over the smaller volume, so a partial view
-    matches the whole) or whose centre is within ``association_distance_m``. A track becomes
+    Fusion (no identities: :mod:`~embodied_stack.perception.fusion`): a detection joins a track
+    whose label distribution is at least ``association_min_label_similarity`` alike its label
+    and whose box overlaps its own by at least ``association_min_overlap`` (intersection over
+    the smaller volume, so a partial view matches the whole), or a track of the same label whose
+    centre is within ``association_distance_m``. A track becomes
     confirmed (emitted) after ``min_detections`` sightings; unconfirmed tracks not seen for
     ``tentative_ttl_s`` seconds are dropped. One view may grow a confirmed track's box by at
     most ``max_extent_growth_m`` per side (a glitch does not inflate the object). When a
-    track's grown box overlaps another track of the same category by ``merge_min_overlap``
-    (same measure), the younger track is merged into the older one (partial views of one
-    object that first looked like two).
+    track's grown box overlaps another label-alike track by ``merge_min_overlap`` (same
+    measure) and the two were never detected in one frame, the younger track is merged into
+    the older one (partial views of one object that first looked like two). A track whose
+    sightings fall into two groups ``split_min_separation_m`` apart whose boxes overlap by at
+    most ``split_max_overlap`` is split in two (neighbours wrongly joined).
 
     Emission: ``emit_mode="update"`` emits every update of a confirmed track; ``"change"``
     emits when the centre moved ``emit_min_move_m``, a side of the box changed by
@@ -66,9 +70,12 @@ class PerceptionConfig:
     outlier_std_ratio: float = 2.5
     box_depth_band_m: float = 0.5
     box_min_z_m: float = 0.03
-    association_distance_m: float = 0.5
+    association_distance_m: float = 0.3
     association_min_overlap: float = 0.25
+    association_min_label_similarity: float = 0.6
     merge_min_overlap: float = 0.5
+    split_min_separation_m: float = 0.75
+    split_max_overlap: float = 0.1
     min_detections: int = 2
     tentative_ttl_s: float = 10.0
     max_extent_growth_m: float = 1.0
@@ -80,7 +87,7 @@ class PerceptionConfig:
     def __post_init__(self) -> None:
         for name in (
             "depth_min_m", "depth_max_m", "max_range_m", "voxel_size_m", "outlier_std_ratio",
-            "box_depth_band_m", "association_distance_m", "tentative_ttl_s",
+            "box_depth_band_m", "association_distance_m", "tentative_ttl_s", "split_min_separation_m",
             "max_extent_growth_m", "emit_min_move_m", "emit_min_extent_change_m", "emit_interval_s",
         ):
             value = getattr(self, name)
@@ -94,7 +101,8 @@ class PerceptionConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
-        for name in ("min_score", "association_min_overlap", "merge_min_overlap"):
+        for name in ("min_score", "association_min_overlap", "merge_min_overlap", "association_min_label_similarity",
+                     "split_max_overlap"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {value!r}")

@@ -1,96 +1,48 @@
-"""Fusion of repeated sightings: the same object seen from many views becomes one track.
+"""Fusion of repeated sightings without identities: the same object seen from many views
+becomes one track (after ConceptGraphs).
 
-A :class:`Sighting` is one detection lifted to 3D (an axis-aligned box in ``map``). The
-:class:`ObjectFusion` tracker associates it with an existing track of the same category when
-their boxes overlap (intersection over the smaller volume, so a partial view of a long sofa
-still matches the whole sofa) or their centres are close, else it starts a new track with a
-stable id (``track_17``). A backend's ``instance_key`` (the simulator's instance id) is a
-strong hint: a sighting never joins a track that holds a different key. Association is
-vectorised over all tracks.
+A :class:`~embodied_stack.perception.tracks.Sighting` is one detection lifted to 3D (an
+axis-aligned box in ``map``). The :class:`ObjectFusion` tracker joins it to an existing track
+when their boxes overlap (intersection over the smaller volume, so a partial view of a long sofa
+still matches the whole sofa) *and* the sighting's label is alike the track's label
+distribution (:class:`~embodied_stack.perception.labels.LabelSimilarity`: the same label, a
+pair the detector often mixes up, or close text embeddings), preferring the largest overlap
+times similarity; a sighting with the same label whose centre is within
+``association_distance_m`` of a track joins it too. Within one frame each track takes at most
+one sighting (two detections in one image are two objects). Otherwise a new track starts with
+a stable id (``track_17``). Tracks carry a label distribution (detector scores summed per
+label); their ``category`` is its mode, and their confidence is the mean score times the top
+label's share.
+
+Duplicates merge: two label-alike tracks whose boxes come to overlap by ``merge_min_overlap``
+are merged into the older (``merged`` maps every absorbed id to the survivor's), unless they
+were both detected in one frame. Wrong merges split: a track whose remembered sightings fall
+into two groups at least ``split_min_separation_m`` apart, with boxes that barely overlap,
+is cut in two (``split`` maps each new id to the id it came from).
+
+A backend's ``instance_key`` (the simulator's id under the ``identities`` oracle, or an
+external tracker's id) is a strong hint: a keyed sighting joins the track holding its key and
+never a track holding another. Overlaps are vectorised over all tracks; labels are compared
+only for the few tracks that overlap.
 
 A track's box is the union of its views' boxes (partial views add up to the whole object);
-once confirmed, one view may push a side out by at most ``max_extent_growth_m``. Two tracks of
-one category whose boxes come to overlap are merged into the older (``merged`` maps every
-absorbed id to the id that now holds it). Its running
-``mean_position`` is the score-weighted mean of the views' centres (used for the distance
-test). Tracks are emitted after ``min_detections`` sightings, then on meaningful change (see
+once confirmed, one view may push a side out by at most ``max_extent_growth_m``. Tracks are
+emitted after ``min_detections`` sightings, then on meaningful change (see
 :class:`~embodied_stack.perception.config.PerceptionConfig`).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from embodied_stack.perception.config import PerceptionConfig
+from embodied_stack.perception.labels import LabelSimilarity
+from embodied_stack.perception.tracks import Sighting, Track
 
+__all__ = ["ObjectFusion", "Sighting", "Track"]
 
-@dataclass(frozen=True, eq=False)
-class Sighting:
-    """One detection in 3D: box corners in ``map`` (metres), with what the detector said."""
-
-    category: str
-    score: float
-    min_xyz: np.ndarray
-    max_xyz: np.ndarray
-    timestamp: float
-    n_points: int = 0
-    color: str | None = None
-    room: str | None = None
-    instance_key: int | str | None = None
-    source_pose: tuple[float, float, float, float, float, float, float] | None = None
-    crop: np.ndarray | None = None
-
-    @property
-    def center(self) -> np.ndarray:
-        return (self.min_xyz + self.max_xyz) / 2.0
-
-
-@dataclass(eq=False)
-class Track:
-    """A fused object: box union, running centre, sighting count and votes over views."""
-
-    track_id: str
-    category: str
-    min_xyz: np.ndarray
-    max_xyz: np.ndarray
-    mean_position: np.ndarray
-    first_seen: float
-    last_seen: float
-    instance_key: int | str | None = None
-    count: int = 0
-    weight_sum: float = 0.0
-    score_sum: float = 0.0
-    color_votes: Counter[str] = field(default_factory=Counter)
-    room_votes: Counter[str] = field(default_factory=Counter)
-    source_pose: tuple[float, float, float, float, float, float, float] | None = None
-    best_crop: np.ndarray | None = None
-    caption: str | None = None
-    emitted: tuple[np.ndarray, np.ndarray, str | None, str | None, float] | None = None
-    updated_since_emit: bool = False
-
-    @property
-    def center(self) -> np.ndarray:
-        return (self.min_xyz + self.max_xyz) / 2.0
-
-    @property
-    def extent(self) -> np.ndarray:
-        return self.max_xyz - self.min_xyz
-
-    @property
-    def confidence(self) -> float:
-        """Mean detector score over the track's sightings."""
-        return self.score_sum / self.count if self.count else 0.0
-
-    @property
-    def color(self) -> str | None:
-        return self.color_votes.most_common(1)[0][0] if self.color_votes else None
-
-    @property
-    def room(self) -> str | None:
-        return self.room_votes.most_common(1)[0][0] if self.room_votes else None
+SPLIT_CHECK_EVERY = 8
+"""A track is checked for a wrong merge every this many sightings (and at flush)."""
 
 
 class ObjectFusion:
@@ -98,20 +50,22 @@ class ObjectFusion:
 
     Args:
         config: thresholds (association, confirmation, emission); see ``PerceptionConfig``.
+        similarity: label similarity (default: the confusion table only, no embedder).
     """
 
-    def __init__(self, config: PerceptionConfig | None = None) -> None:
+    def __init__(self, config: PerceptionConfig | None = None, similarity: LabelSimilarity | None = None) -> None:
         self.config = config or PerceptionConfig()
+        self.similarity = similarity or LabelSimilarity()
         self.tracks: list[Track] = []
         self._next_id = 0
-        self._categories: dict[str, int] = {}
-        self._cat = np.empty(0, dtype=np.int64)
         self._mins = np.empty((0, 3))
         self._maxs = np.empty((0, 3))
         self._means = np.empty((0, 3))
         self._keyed = np.empty(0, dtype=bool)
         self._by_key: dict[int | str, int] = {}
         self.merged: dict[str, str] = {}
+        self.split: dict[str, str] = {}
+        self._frame = 0
 
     @property
     def confirmed(self) -> list[Track]:
@@ -120,13 +74,20 @@ class ObjectFusion:
     def update(self, sightings: list[Sighting], timestamp: float) -> list[Track]:
         """Fuse one frame's sightings; returns the confirmed tracks due for emission (marked emitted)."""
         touched: dict[str, Track] = {}
+        used: set[str] = set()
+        self._frame += 1
         for sighting in sightings:
-            index = self._associate(sighting)
+            index = self._associate(sighting, used)
             if index is None:
                 index = self._new_track(sighting)
             self._absorb(index, sighting)
+            used.add(self.tracks[index].track_id)
             survivor = self._merge_overlapping(index)
             touched[survivor.track_id] = survivor
+            if survivor.count % SPLIT_CHECK_EVERY == 0:
+                part = self._split(survivor)
+                if part is not None:
+                    touched[part.track_id] = part
         self._drop_stale(timestamp)
         alive = {t.track_id for t in self.tracks}
         due = [t for t in touched.values() if t.track_id in alive and self._due(t, timestamp)]
@@ -135,64 +96,85 @@ class ObjectFusion:
         return due
 
     def flush(self) -> list[Track]:
-        """Confirmed tracks updated since their last emission (marked emitted): the final states."""
+        """Check every track for a wrong merge, then return the confirmed tracks updated since
+        their last emission (marked emitted): the final states."""
+        for track in list(self.tracks):
+            self._split(track)
         due = []
         for track in self.confirmed:
-            if track.updated_since_emit:
+            if track.updated_since_emit or track.emitted is None:
                 self._mark_emitted(track, track.last_seen)
                 due.append(track)
         return due
 
-    def _associate(self, s: Sighting) -> int | None:
+    # --- association -------------------------------------------------------------------
+
+    def _associate(self, s: Sighting, used: set[str]) -> int | None:
         if s.instance_key is not None and s.instance_key in self._by_key:
-            index = self._by_key[s.instance_key]
-            if self.tracks[index].category == s.category:
-                return index
-        cat = self._categories.get(s.category)
-        if cat is None or not self.tracks:
+            return self._by_key[s.instance_key]
+        if not self.tracks:
             return None
-        candidates = self._cat == cat
+        cfg = self.config
+        overlap = self._overlap(s.min_xyz, s.max_xyz)
+        distance = np.linalg.norm(self._means - s.center, axis=1)
+        candidates = (overlap >= max(cfg.association_min_overlap, 1e-9)) | (distance <= cfg.association_distance_m)
         if s.instance_key is not None:
             candidates &= ~self._keyed
-        if not candidates.any():
-            return None
-        overlap = np.where(candidates, self._overlap(s.min_xyz, s.max_xyz), -1.0)
-        distance = np.where(candidates, np.linalg.norm(self._means - s.center, axis=1), np.inf)
-        overlapping = overlap >= max(self.config.association_min_overlap, 1e-9)
-        if overlapping.any():
-            return int(np.argmax(np.where(overlapping, overlap, -1.0)))
-        best = int(np.argmin(distance))
-        return best if distance[best] <= self.config.association_distance_m else None
+        best, best_score, nearest, nearest_d = None, 0.0, None, np.inf
+        for i in np.flatnonzero(candidates).tolist():
+            track = self.tracks[i]
+            if track.track_id in used:
+                continue
+            sim = self.similarity.to_votes(s.category, track.label_votes)
+            if sim < cfg.association_min_label_similarity:
+                continue
+            if overlap[i] >= max(cfg.association_min_overlap, 1e-9):
+                if overlap[i] * sim > best_score:
+                    best, best_score = i, overlap[i] * sim
+            elif track.category == s.category and distance[i] < nearest_d:
+                nearest, nearest_d = i, distance[i]
+        return best if best is not None else nearest
 
-    def _overlap(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Intersection over the smaller volume of box [lo, hi] with every track's box.
+    def _overlap(self, lo: np.ndarray, hi: np.ndarray, mins: np.ndarray | None = None,
+                 maxs: np.ndarray | None = None) -> np.ndarray:
+        """Intersection over the smaller volume of box [lo, hi] with every track's box (or the
+        boxes ``mins``/``maxs``).
 
         Every box is first grown by one voxel (``voxel_size_m``) per side: voxel centroids sit
         up to half a voxel inside the surface, so views of two faces of one object (or a flat
         view of one face) would otherwise just miss each other.
         """
         margin = self.config.voxel_size_m
+        mins = self._mins if mins is None else mins
+        maxs = self._maxs if maxs is None else maxs
         lo, hi = lo - margin, hi + margin
-        t_lo, t_hi = self._mins - margin, self._maxs + margin
+        t_lo, t_hi = mins - margin, maxs + margin
         inter = np.prod(np.clip(np.minimum(t_hi, hi) - np.maximum(t_lo, lo), 0.0, None), axis=-1)
         return inter / np.minimum(np.prod(t_hi - t_lo, axis=-1), np.prod(hi - lo))
 
+    # --- merging duplicates and splitting wrong merges ---------------------------------
+
     def _merge_overlapping(self, index: int) -> Track:
-        """Merge tracks of the same category that now overlap track ``index``; returns the survivor."""
+        """Merge label-alike tracks that now overlap track ``index``; returns the survivor."""
         t = self.tracks[index]
-        same = self._cat == self._cat[index]
-        same[index] = False
-        if t.instance_key is not None:
-            same &= ~self._keyed
-        if not same.any():
+        cfg = self.config
+        overlapping = np.flatnonzero(self._overlap(t.min_xyz, t.max_xyz) >= cfg.merge_min_overlap)
+        group = [index]
+        keyed_seen = t.instance_key is not None
+        for i in overlapping.tolist():
+            other = self.tracks[i]
+            if i == index or other.frames & t.frames:
+                continue
+            if other.instance_key is not None:
+                if keyed_seen:
+                    continue
+                keyed_seen = True
+            if self.similarity.to_votes(t.category, other.label_votes) < cfg.association_min_label_similarity:
+                continue
+            group.append(i)
+        if len(group) == 1:
             return t
-        overlapping = np.flatnonzero(same & (self._overlap(t.min_xyz, t.max_xyz) >= self.config.merge_min_overlap))
-        if t.instance_key is None:
-            keyed = overlapping[self._keyed[overlapping]]
-            overlapping = np.setdiff1d(overlapping, keyed[1:])
-        if overlapping.size == 0:
-            return t
-        group = sorted([index, *overlapping.tolist()])
+        group.sort()
         survivor = self.tracks[group[0]]
         for other in (self.tracks[i] for i in group[1:]):
             self._fold(survivor, other)
@@ -201,6 +183,61 @@ class ObjectFusion:
         self._sync(group[0])
         self._remove(group[1:])
         return survivor
+
+    def _split(self, track: Track) -> Track | None:
+        """Cut ``track`` in two when its remembered sightings form two groups far apart whose
+        boxes barely overlap (a wrong merge of two neighbours); returns the new track."""
+        cfg = self.config
+        entries = list(track.history)
+        history = [s for _, s in entries]
+        if track.instance_key is not None or len(history) < 2 * cfg.min_detections:
+            return None
+        centres = np.array([s.center[:2] for s in history])
+        a = centres[int(np.argmax(np.linalg.norm(centres - centres[0], axis=1)))]
+        b = centres[int(np.argmax(np.linalg.norm(centres - a, axis=1)))]
+        side = np.zeros(len(centres), dtype=bool)
+        for _ in range(8):
+            side = np.linalg.norm(centres - b, axis=1) < np.linalg.norm(centres - a, axis=1)
+            if side.all() or not side.any():
+                return None
+            a, b = centres[~side].mean(axis=0), centres[side].mean(axis=0)
+        if np.linalg.norm(a - b) < cfg.split_min_separation_m or min(side.sum(), (~side).sum()) < cfg.min_detections:
+            return None
+        lo = np.array([s.min_xyz for s in history])
+        hi = np.array([s.max_xyz for s in history])
+        lo_a, hi_a = lo[~side].min(axis=0), hi[~side].max(axis=0)
+        lo_b, hi_b = lo[side].min(axis=0), hi[side].max(axis=0)
+        if float(self._overlap(lo_a, hi_a, lo_b[None], hi_b[None])[0]) > cfg.split_max_overlap:
+            return None
+        index = self.tracks.index(track)
+        moved = [e for e, m in zip(entries, side.tolist(), strict=True) if m]
+        part = self.tracks[self._new_track(moved[0][1])]
+        for frame, s in moved:
+            self._unabsorb(track, frame, s)
+            self._absorb(len(self.tracks) - 1, s, frame)
+        track.min_xyz, track.max_xyz = lo_a, hi_a
+        track.history = type(track.history)((e for e, m in zip(entries, side.tolist(), strict=True) if not m),
+                                            maxlen=track.history.maxlen)
+        track.mean_position = np.average(np.array([s.center for _, s in track.history]), axis=0,
+                                         weights=[max(s.score, 1e-6) for _, s in track.history])
+        track.relabel()
+        track.updated_since_emit = True
+        self._sync(index)
+        self.split[part.track_id] = track.track_id
+        return part
+
+    @staticmethod
+    def _unabsorb(t: Track, frame: int, s: Sighting) -> None:
+        t.count -= 1
+        t.score_sum -= s.score
+        t.weight_sum -= max(s.score, 1e-6)
+        t.label_votes[s.category] -= s.score
+        if t.label_votes[s.category] <= 1e-9:
+            del t.label_votes[s.category]
+        if s.color and t.color_votes[s.color] > 0:
+            t.color_votes[s.color] -= 1
+            t.color_votes += type(t.color_votes)()  # drop zero counts
+        t.frames.discard(frame)
 
     @staticmethod
     def _fold(into: Track, other: Track) -> None:
@@ -215,12 +252,18 @@ class ObjectFusion:
         if other.last_seen >= into.last_seen:
             into.last_seen = other.last_seen
             into.source_pose = other.source_pose or into.source_pose
+        into.label_votes.update(other.label_votes)
         into.color_votes.update(other.color_votes)
         into.room_votes.update(other.room_votes)
+        into.frames |= other.frames
+        into.history.extend(sorted(other.history, key=lambda e: e[0]))
+        into.relabel()
         into.instance_key = into.instance_key if into.instance_key is not None else other.instance_key
         if into.best_crop is None or (other.best_crop is not None and other.best_crop.size > into.best_crop.size):
             into.best_crop = other.best_crop
         into.updated_since_emit = True
+
+    # --- bookkeeping -------------------------------------------------------------------
 
     def _sync(self, index: int) -> None:
         t = self.tracks[index]
@@ -233,7 +276,7 @@ class ObjectFusion:
         keep = np.ones(len(self.tracks), dtype=bool)
         keep[indices] = False
         self.tracks = [t for t, k in zip(self.tracks, keep, strict=True) if k]
-        self._cat, self._keyed = self._cat[keep], self._keyed[keep]
+        self._keyed = self._keyed[keep]
         self._mins, self._maxs, self._means = self._mins[keep], self._maxs[keep], self._means[keep]
         self._by_key = {t.instance_key: i for i, t in enumerate(self.tracks) if t.instance_key is not None}
 
@@ -248,17 +291,16 @@ class ObjectFusion:
             last_seen=s.timestamp,
         )
         self._next_id += 1
-        cat = self._categories.setdefault(s.category, len(self._categories))
         self.tracks.append(track)
-        self._cat = np.append(self._cat, cat)
         self._mins = np.vstack([self._mins, track.min_xyz])
         self._maxs = np.vstack([self._maxs, track.max_xyz])
         self._means = np.vstack([self._means, track.mean_position])
         self._keyed = np.append(self._keyed, False)
         return len(self.tracks) - 1
 
-    def _absorb(self, index: int, s: Sighting) -> None:
+    def _absorb(self, index: int, s: Sighting, frame: int | None = None) -> None:
         t = self.tracks[index]
+        frame = self._frame if frame is None else frame
         if t.count >= self.config.min_detections:
             growth = self.config.max_extent_growth_m
             t.min_xyz = np.minimum(t.min_xyz, np.maximum(s.min_xyz, t.min_xyz - growth))
@@ -271,6 +313,10 @@ class ObjectFusion:
         t.weight_sum += weight
         t.score_sum += s.score
         t.count += 1
+        t.label_votes[s.category] += s.score
+        t.relabel()
+        t.frames.add(frame)
+        t.history.append((frame, s))
         t.updated_since_emit = True
         t.first_seen = min(t.first_seen, s.timestamp)
         t.last_seen = max(t.last_seen, s.timestamp)
@@ -299,10 +345,11 @@ class ObjectFusion:
     def _changed(self, t: Track) -> bool:
         if t.emitted is None:
             return True
-        center, extent, color, room, _ = t.emitted
+        center, extent, color, room, _, category = t.emitted
         cfg = self.config
         return bool(
-            np.linalg.norm(t.center - center) >= cfg.emit_min_move_m
+            t.category != category
+            or np.linalg.norm(t.center - center) >= cfg.emit_min_move_m
             or np.abs(t.extent - extent).max() >= cfg.emit_min_extent_change_m
             or t.color != color
             or t.room != room
@@ -318,5 +365,5 @@ class ObjectFusion:
 
     @staticmethod
     def _mark_emitted(t: Track, now: float) -> None:
-        t.emitted = (t.center.copy(), t.extent.copy(), t.color, t.room, now)
+        t.emitted = (t.center.copy(), t.extent.copy(), t.color, t.room, now, t.category)
         t.updated_since_emit = False

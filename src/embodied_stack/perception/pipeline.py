@@ -25,6 +25,7 @@ from embodied_stack.perception.errors import BadFrameError, DetectionFormatError
 from embodied_stack.perception.external import parse_detections
 from embodied_stack.perception.frames import RGBDFrame, validate_frame
 from embodied_stack.perception.fusion import ObjectFusion, Sighting, Track
+from embodied_stack.perception.labels import LabelSimilarity
 from embodied_stack.perception.geometry import box_foreground, even_subsample, object_geometry
 from embodied_stack.perception.semantic_sensor import SemanticSensorDetector
 from embodied_stack.types import CameraIntrinsics, Frame, InstanceInfo
@@ -48,6 +49,7 @@ class PerceptionStats:
     tracks: int = 0
     confirmed_tracks: int = 0
     tracks_merged: int = 0
+    tracks_split: int = 0
     observations_emitted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,6 +63,7 @@ class PerceptionStats:
             "tracks": self.tracks,
             "confirmed_tracks": self.confirmed_tracks,
             "tracks_merged": self.tracks_merged,
+            "tracks_split": self.tracks_split,
             "observations_emitted": self.observations_emitted,
         }
 
@@ -75,6 +78,8 @@ class PerceptionPipeline:
         captioner: defaults to :class:`TemplateCaptioner` (``"a white fridge, kitchen"``).
         room_names: room id -> words for captions (``{"kitchen_1": "kitchen"}``); without an
             entry the id's numeric suffix is dropped (``living_room_1`` -> ``living room``).
+        similarity: how alike two labels are, for fusion (default: the confusion table only;
+            give one with the memory's text embedder to compare labels by meaning).
     """
 
     def __init__(
@@ -84,12 +89,13 @@ class PerceptionPipeline:
         captioner: Captioner | None = None,
         *,
         room_names: Mapping[str, str] | None = None,
+        similarity: LabelSimilarity | None = None,
     ) -> None:
         self.config = config or PerceptionConfig()
         self.detector = detector
         self.captioner: Captioner = captioner or TemplateCaptioner()
         self.room_names = dict(room_names or {})
-        self.fusion = ObjectFusion(self.config)
+        self.fusion = ObjectFusion(self.config, similarity)
         self.stats = PerceptionStats()
         self._table: Mapping[int, InstanceInfo] | Sequence[str] | None = None
         self._table_detector: SemanticSensorDetector | None = None
@@ -292,6 +298,7 @@ class PerceptionPipeline:
         self.stats.tracks = len(self.fusion.tracks)
         self.stats.confirmed_tracks = len(self.fusion.confirmed)
         self.stats.tracks_merged = len(self.fusion.merged)
+        self.stats.tracks_split = len(self.fusion.split)
         return observations
 
     def _observation(self, track: Track) -> Observation:
@@ -307,6 +314,8 @@ class PerceptionPipeline:
         else:
             caption = self.captioner.caption(category=track.category, color=track.color, room=words)
         attributes = {"views": str(track.count)}
+        if len(track.label_votes) > 1:
+            attributes["labels"] = ",".join(f"{k}:{v:.2f}" for k, v in list(track.labels.items())[:3])
         if track.color:
             attributes["color"] = track.color
         return Observation(
