@@ -130,26 +130,10 @@ def _print(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
 
 def _observations(paths: list[Path], bad: list[dict[str, str]]) -> Iterator[Any]:
     """Observations of JSONL files; bad lines go to ``bad`` (where, reason) and are skipped."""
-    from embodied_stack.memory.errors import InvalidObservationError
-    from embodied_stack.memory.types import Observation
+    from embodied_stack.memory.types import read_observations_jsonl
 
     for path in paths:
-        try:
-            handle = path.open("r", encoding="utf-8")
-        except OSError as err:
-            raise InvalidObservationError(f"cannot open: {err.strerror}", path=str(path)) from err
-        with handle:
-            for lineno, line in enumerate(handle, start=1):
-                text = line.strip()
-                if not text or text.startswith("#"):
-                    continue
-                where = f"{path}:{lineno}"
-                try:
-                    yield Observation.from_dict(json.loads(text), where=where)
-                except json.JSONDecodeError as err:
-                    bad.append({"where": where, "reason": f"not valid JSON ({err.msg})"})
-                except InvalidObservationError as err:
-                    bad.append({"where": where, "reason": str(err)})
+        yield from read_observations_jsonl(path, bad=bad)
 
 
 def _ingest(args: argparse.Namespace) -> int:

@@ -195,26 +195,43 @@ def _passes(obs: Observation) -> bool:
     return True
 
 
-def read_observations_jsonl(path: str | Path) -> Iterator[Observation]:
-    """Yield observations from a JSONL file; a bad line raises with its file and line number."""
+def read_observations_jsonl(path: str | Path, *, bad: list[dict[str, str]] | None = None) -> Iterator[Observation]:
+    """Yield observations from a JSONL file.
+
+    A bad line raises :class:`InvalidObservationError` with its file and line number; with
+    ``bad`` given, it is recorded there instead (``{"where", "reason"}``) and skipped.
+    """
     path = Path(path)
     try:
         handle = path.open("r", encoding="utf-8")
     except OSError as err:
         raise InvalidObservationError(f"cannot open: {err.strerror}", path=str(path)) from err
     with handle:
-        for lineno, line in enumerate(handle, start=1):
+        lineno = 0
+        while True:
+            lineno += 1
+            where = f"{path}:{lineno}"
+            try:
+                line = handle.readline()
+            except UnicodeDecodeError as err:
+                raise InvalidObservationError("not UTF-8 text", path=where) from err
+            if not line:
+                return
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
-            where = f"{path}:{lineno}"
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise InvalidObservationError(f"not valid JSON ({err.msg})", path=where) from err
-            except UnicodeDecodeError as err:
-                raise InvalidObservationError("not UTF-8 text", path=where) from err
-            yield Observation.from_dict(data, where=where)
+                try:
+                    data = json.loads(text)
+                except json.JSONDecodeError as err:
+                    raise InvalidObservationError(f"not valid JSON ({err.msg})", path=where) from err
+                observation = Observation.from_dict(data, where=where)
+            except InvalidObservationError as err:
+                if bad is None:
+                    raise
+                bad.append({"where": where, "reason": str(err).removeprefix(f"{where}: ")})
+                continue
+            yield observation
 
 
 def write_observations_jsonl(path: str | Path, observations: Iterable[Observation]) -> int:
