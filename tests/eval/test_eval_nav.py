@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from embodied_stack.cli import main
+from embodied_stack.errors import FormatError
 from embodied_stack.eval.nav import make_agent, run_eval_nav
 from embodied_stack.sim.errors import SimError
 from embodied_stack.sim.navmap import NavMap
@@ -76,5 +77,18 @@ def test_eval_nav_rejects_mismatched_files(files: dict[str, Path], tmp_path: Pat
     data["episodes"][0]["target_objects"] = ["unicorn_9"]
     other.write_text(json.dumps(data))
     assert main(["eval", "nav", "--scene", str(files["scene"]), "--episodes", str(other), "--json"]) == 1
-    with pytest.raises(SimError, match="Habitat"):
-        run_eval_nav(scene="habitat:cfg.yaml", episodes_path=other, agent_spec="oracle")
+    with pytest.raises(FormatError, match="cfg.yaml"):  # habitat scenes run (tests/eval/test_eval_habitat.py)
+        run_eval_nav(scene=f"habitat:{tmp_path / 'cfg.yaml'}", episodes_path=other, agent_spec="oracle")
+
+
+def test_eval_nav_suite_runs_a_split_and_reports_the_ablation(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    split = tmp_path / "vln"
+    assert main(["policy", "vln-data", "--split", "test", "--count", "1", "--out", str(split)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "nav", "--suite", str(split), "--agent", "oracle", "--ablate", "vision", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["ablate"] == "vision" and summary["episodes"] >= 4
+    assert summary["success"] == 1.0  # the privileged oracle ignores the blanked image
+    with pytest.raises(SystemExit):
+        main(["eval", "nav", "--agent", "oracle"])  # neither --suite nor --scene/--episodes

@@ -29,7 +29,8 @@ def test_round_trip_restores_outputs_config_and_thresholds(tmp_path) -> None:
     loaded = load_policy(path, config=config)
     assert loaded.config == config and loaded.thresholds == thresholds and loaded.training == {"steps": 3}
     torch.testing.assert_close(_outputs(loaded.model, config), _outputs(model, config))
-    assert not path.read_bytes().startswith(b"\x80"), "must not be a pickle"
+    data = path.read_bytes()  # safetensors: an 8-byte little-endian header length, then a JSON header
+    assert data[8:9] == b"{" and int.from_bytes(data[:8], "little") < len(data), "must be safetensors, not a pickle"
 
 
 def test_half_precision_inference_file_is_smaller_and_close(tmp_path) -> None:

@@ -99,7 +99,10 @@ def test_controller_runs_only_the_segments_up_to_the_exit() -> None:
     assert step.trunk_flops == controller.flops.trunk(2) == 2 * controller.flops.trunk(1)
     full = EarlyExitController(model, ExitThresholds.full(config.num_exits)).step(*random_inputs(config))
     assert full.exit_index == config.num_exits and counter.calls == [3, 2, 1, 1]
-    assert len(full.scores) == config.num_exits - 1
+    # a static depth runs the head once, no consecutive-exit scores (its whole-network cost is honest)
+    assert full.scores == () and full.network_flops == controller.flops.static(config.num_exits)
+    dynamic = EarlyExitController(model, ExitThresholds((-1.0,) * config.num_exits, config.num_exits))
+    assert len(dynamic.step(*random_inputs(config)).scores) == config.num_exits - 1
 
 
 def test_controller_stops_where_the_scores_first_pass() -> None:

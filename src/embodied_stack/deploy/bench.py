@@ -293,13 +293,17 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
                   for name in ("ort_int8_dynamic", "ort_int8_static")}
     return {
         "model": {"source": source, "num_exits": config.num_exits, "num_layers": config.num_layers,
-                  "hidden_size": config.hidden_size, "image": [config.image_width, config.image_height]},
+                  "hidden_size": config.hidden_size, "image": [config.image_width, config.image_height],
+                  "instruction_tokens": config.instruction_tokens, "state_inputs": config.state_inputs},
         "threads": {"torch_fp32": 1, f"torch_fp32_{default_threads}_threads": default_threads,
                     "onnxruntime_per_session": 1,
                     "speedup_baseline": "the faster torch setting at each depth"},
         "frames": recorded.describe(),
         "calibration_frames": held_out.describe(),
         "trunk_flops_per_exit": list(flops.trunk_per_exit),
+        "network_flops": {"vision": flops.vision, "head_per_run": flops.head,
+                          "static_per_exit": [flops.static(k) for k in range(1, config.num_exits + 1)],
+                          "early_exit_step_per_exit": [flops.total(k) for k in range(1, config.num_exits + 1)]},
         "thresholds": {d: t.to_dict()["thresholds"] for d, t in depths.items() if not d.startswith("exit_")},
         "policy_ms_per_step": latency,
         "speedup_ort_fp32_vs_torch": speedup,

@@ -38,7 +38,8 @@ def check_export(export_dir: str | Path, *, precision: str = "fp32", providers: 
     config = policy.config
     rgb = torch.full((1, 3, config.image_height, config.image_width), 0.5)
     depth = torch.full((1, 1, config.image_height, config.image_width), 2.0)
-    instruction = torch.zeros(1, config.text_dim)
+    tokens = getattr(config, "instruction_tokens", 0)
+    instruction = torch.zeros(1, tokens, config.text_dim) if tokens else torch.zeros(1, config.text_dim)
     instruction[0, 0] = 1.0
     goal = torch.zeros(1, config.goal_features)
     goal[0, 3] = goal[0, 4] = 1.0

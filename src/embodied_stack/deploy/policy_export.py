@@ -43,7 +43,8 @@ _EXAMPLE_BATCH = 2
 
 
 def _example_inputs(model: VLAModel, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Random (rgb, depth, instruction, goal) at batch 2, the shapes ``VisionTokenizer`` takes."""
+    """Random (rgb, depth, instruction, goal) at batch 2, the shapes ``VisionTokenizer`` takes
+    (token instructions (2, L, text_dim) for a token policy)."""
     config = model.config
     gen = torch.Generator().manual_seed(seed)
     b, h, w = _EXAMPLE_BATCH, config.image_height, config.image_width
@@ -52,12 +53,12 @@ def _example_inputs(model: VLAModel, seed: int = 0) -> tuple[torch.Tensor, ...]:
     goal = torch.zeros(b, config.goal_features)
     goal[:, :4] = torch.rand(b, 4, generator=gen) * 2.0 - 1.0
     goal[:, 4] = 1.0
-    return (
-        torch.rand(b, 3, h, w, generator=gen),
-        depth,
-        torch.nn.functional.normalize(torch.randn(b, config.text_dim, generator=gen), dim=-1),
-        goal,
-    )
+    if config.instruction_tokens:  # token embeddings with a few padding (all-zero) rows at the end
+        instruction = torch.randn(b, config.instruction_tokens, config.text_dim, generator=gen)
+        instruction[:, max(1, config.instruction_tokens - 3):] = 0.0
+    else:
+        instruction = torch.nn.functional.normalize(torch.randn(b, config.text_dim, generator=gen), dim=-1)
+    return torch.rand(b, 3, h, w, generator=gen), depth, instruction, goal
 
 
 def export_policy(

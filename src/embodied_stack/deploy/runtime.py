@@ -217,6 +217,9 @@ def make_onnx_agent(
         policy.config, policy.thresholds, np.load(scores_path) if scores_path.is_file() else None, export_dir
     )
     thresholds = thresholds_for_budget(source, budget, cap)  # type: ignore[arg-type]
-    embed_fn = embed or default_embed_for(export_dir, options.get("embedder"))
+    if embed is None and getattr(policy.config, "instruction_tokens", 0):
+        embed_fn = None  # a token policy: the agent loads the MiniLM token embedder itself
+    else:
+        embed_fn = embed or default_embed_for(export_dir, options.get("embedder"))
     logger.info("onnx policy %s (%s, %s): exits up to %d", export_dir, precision, policy.providers, thresholds.max_exit)
     return PolicyAgent(policy, thresholds, embed_fn)  # type: ignore[arg-type]

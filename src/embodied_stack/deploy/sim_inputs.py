@@ -19,6 +19,7 @@ import numpy as np
 from embodied_stack.deploy.errors import DeployError
 from embodied_stack.policy.configuration_vla import VLAConfig
 from embodied_stack.policy.inputs import NO_PREVIOUS_ACTION, goal_features, resize_frame
+from embodied_stack.policy.odometry import odometry_features
 from embodied_stack.types import Action, AgentInput, Pose2D
 
 logger = logging.getLogger(__name__)
@@ -81,10 +82,22 @@ def record_sim_episodes(
 
     if episodes < 1 or steps < 1:
         raise DeployError(f"need at least one episode and one step, got episodes={episodes}, steps={steps}")
-    scene_obj = load_scene(scene) if scene is not None else generate_scene(seed)
+    vln = config.state_inputs == "odometry"
+    if scene is not None:
+        scene_obj = load_scene(scene)
+    elif vln:
+        from embodied_stack.sim.vln import make_task_scene, split_seeds
+
+        scene_obj = make_task_scene(split_seeds("dev", 1)[0] + seed)
+    else:
+        scene_obj = generate_scene(seed)
     if not scene_obj.objects:
         raise DeployError(f"scene {scene_obj.name!r} has no objects to walk towards")
-    if embed is None:
+    if config.instruction_tokens:
+        from embodied_stack.policy.text_tokens import shared_token_embedder
+
+        embed = shared_token_embedder(config.instruction_tokens).embed
+    elif embed is None:
         from embodied_stack.policy.agent import default_embedder
 
         embed = default_embedder()
@@ -94,19 +107,21 @@ def record_sim_episodes(
     try:
         for _ in range(episodes):
             target = scene_obj.objects[int(rng.integers(len(scene_obj.objects)))]
-            instruction = f"go to the {target.category}"
-            vector = np.asarray(embed([instruction]), dtype=np.float32).reshape(1, -1)
-            if vector.shape[1] != config.text_dim:
-                raise DeployError(f"the embedder returns {vector.shape[1]}-d vectors; the policy expects {config.text_dim}")
+            instruction = f"go to the {target.description.split(' ', 1)[-1] if vln else target.category}"
+            vector = np.asarray(embed([instruction]), dtype=np.float32)
+            vector = vector if config.instruction_tokens else vector.reshape(1, -1)
+            if vector.shape[-1] != config.text_dim:
+                raise DeployError(f"the embedder returns {vector.shape[-1]}-d vectors; the policy expects {config.text_dim}")
             goal_xy = np.asarray(target.center[:2], dtype=np.float64)
             frame = sim.reset()
+            start = sim.agent_pose
             prev = NO_PREVIOUS_ACTION
             episode: list[PolicyStep] = []
             for index in range(steps):
                 pose: Pose2D = sim.agent_pose
                 distance, bearing = AgentInput(frame, pose, goal_xy, instruction, index).goal_vector()
                 rgb, depth = resize_frame(frame.rgb, frame.depth, config)
-                goal = goal_features(distance, bearing, prev, config)
+                goal = odometry_features(start, pose, index, prev) if vln else goal_features(distance, bearing, prev, config)
                 episode.append(PolicyStep(rgb.unsqueeze(0).numpy(), depth.unsqueeze(0).numpy(), vector,
                                           goal.reshape(1, -1).astype(np.float32)))
                 action = Action(int(rng.choice(len(_WALK_PROBS), p=_WALK_PROBS)))

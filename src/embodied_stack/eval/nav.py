@@ -11,10 +11,12 @@ imported only when asked for).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -23,13 +25,15 @@ import numpy as np
 
 from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
 from embodied_stack.sim.env import Env
+from embodied_stack.sim.envs import HABITAT_PREFIX, is_habitat_spec
 from embodied_stack.sim.episodes import EpisodeSet, load_episodes
 from embodied_stack.sim.errors import SimError
-from embodied_stack.sim.metrics import EpisodeMetrics
+from embodied_stack.sim.goals import GoalRegion
+from embodied_stack.sim.metrics import EpisodeMetrics, Goal
 from embodied_stack.sim.navmap import NavMap
 from embodied_stack.sim.oracle import OracleAgent, RandomAgent
 from embodied_stack.sim.scene import Scene, load_scene
-from embodied_stack.types import Action, Agent, AgentInput
+from embodied_stack.types import Action, Agent, AgentInput, Frame
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +74,7 @@ class EvalReport:
     agent_s: float
     sim_s: float
     agent_stats: dict[str, Any] = field(default_factory=dict)
+    ablate: str | None = None
 
     def summary(self) -> dict[str, Any]:
         n = len(self.episodes)
@@ -95,6 +100,7 @@ class EvalReport:
             "sim_s_per_step": self.sim_s / steps if steps else math.nan,
             "width": self.width,
             "height": self.height,
+            "ablate": self.ablate,
             **({"agent_stats": self.agent_stats} if self.agent_stats else {}),
         }
 
@@ -141,12 +147,23 @@ def evaluate(
     agent_name: str = "agent",
     max_episodes: int | None = None,
     log: IO[str] | None = None,
+    measure: Callable[[GoalRegion], Goal] | None = None,
+    ablate: str | None = None,
 ) -> EvalReport:
     """Run the episodes with ``agent`` in ``env`` and score them (see the module docstring).
 
-    ``navmap`` must be the map the simulator collides against (``env.navmap``), so the goal
-    regions and geodesic distances agree with where the agent can go.
+    ``navmap`` gives the goal regions (navigable points near the targets); for the embedded
+    simulator it is the map it collides against (``env.navmap``). ``measure`` wraps each region
+    for the metrics when another simulator measures the distances (Habitat: its navmesh
+    geodesic, :class:`~embodied_stack.sim.goals.MeasuredGoal`).
+
+    An agent whose ``needs_goal`` is False (the language-vision policy) is handed NaN for the
+    goal point, so it cannot read it. ``ablate`` (``language``, ``vision`` or ``depth``) blanks
+    that input before the agent sees it (:func:`ablate_input`), an input ablation of a trained agent.
     """
+    if ablate is not None and ablate not in ABLATIONS:
+        raise SimError(f"unknown ablation {ablate!r}; expected one of {ABLATIONS}")
+    hide_goal = not getattr(agent, "needs_goal", True)
     chosen = episodes.episodes[:max_episodes] if max_episodes is not None else episodes.episodes
     results: list[EpisodeResult] = []
     agent_s = sim_s = 0.0
@@ -159,13 +176,14 @@ def evaluate(
         frame = env.reset(episode.start)
         sim_s += time.perf_counter() - t0
         start = env.agent_pose
-        goal_xy = goal.nearest_point(start.xy)
+        goal_xy = np.full(2, np.nan) if hide_goal else goal.nearest_point(start.xy)
+        instruction = "" if ablate == "language" else episode.instruction
         t0 = time.perf_counter()
-        agent.reset(episode.instruction, goal_xy)
+        agent.reset(instruction, goal_xy)
         if isinstance(agent, OracleAgent):
             agent.set_goal(goal)
         agent_s += time.perf_counter() - t0
-        metrics = EpisodeMetrics(goal)
+        metrics = EpisodeMetrics(measure(goal) if measure is not None else goal)
         metrics.reset(start)
         trajectory = [(start.x, start.y, start.yaw)]
         steps = collisions = 0
@@ -173,7 +191,8 @@ def evaluate(
         while steps < episodes.max_steps:
             pose = env.agent_pose
             t0 = time.perf_counter()
-            action = agent.act(AgentInput(frame, pose, goal_xy, episode.instruction, steps))
+            seen = ablate_input(frame, ablate) if ablate in ("vision", "depth") else frame
+            action = agent.act(AgentInput(seen, pose, goal_xy, instruction, steps))
             agent_s += time.perf_counter() - t0
             if action == Action.STOP:
                 metrics.update(pose, Action.STOP)
@@ -196,7 +215,21 @@ def evaluate(
                   f"{m['shortest_path_m']:6.2f} {m['path_length_m']:6.2f} {steps:5d}  {episode.instruction[:48]}",
                   file=log, flush=True)
     width, height = env.intrinsics.width, env.intrinsics.height
-    return EvalReport(scene.name, agent_name, width, height, results, agent_s, sim_s, agent_stats(agent))
+    return EvalReport(scene.name, agent_name, width, height, results, agent_s, sim_s, agent_stats(agent), ablate)
+
+
+ABLATIONS = ("language", "vision", "depth")
+
+
+def ablate_input(frame: Frame, ablate: str | None) -> Frame:
+    """The frame with one input blanked: ``vision`` -> uniform mid-grey RGB; ``depth`` -> no depth
+    return anywhere (0, which the policy reads as far); ``language`` is handled by ``evaluate``
+    (the instruction becomes the empty string)."""
+    if ablate == "vision":
+        return dataclasses.replace(frame, rgb=np.full_like(frame.rgb, 128))
+    if ablate == "depth":
+        return dataclasses.replace(frame, depth=np.zeros_like(frame.depth))
+    return frame
 
 
 def agent_stats(agent: Agent) -> dict[str, Any]:
@@ -219,12 +252,17 @@ def run_eval_nav(
     height: int | None = None,
     seed: int = 0,
     log: IO[str] | None = None,
+    ablate: str | None = None,
 ) -> EvalReport:
     """``eval nav``: load the scene and episodes, build the agent and the simulator (at the
-    given size, else the agent's ``render_size``, else 160x120) and evaluate."""
-    if str(scene).startswith("habitat:"):
-        raise SimError("eval nav scores episodes against scene/1 goal regions; Habitat scenes are not "
-                       "supported here yet (see sim/habitat/README.md)")
+    given size, else the agent's ``render_size``, else 160x120) and evaluate.
+
+    ``scene`` is a scene/1 file (the embedded simulator) or ``habitat:CONFIG.yaml`` of a scene
+    written by ``sim export-habitat`` (habitat-sim; the goal regions come from its source scene
+    and the embedded simulator's navigable map, the distances from habitat-sim's navmesh)."""
+    if is_habitat_spec(str(scene)):
+        return _run_habitat(str(scene), episodes_path, agent_spec, max_episodes=max_episodes, width=width,
+                            height=height, seed=seed, log=log)
     scene_obj = load_scene(scene)
     episode_set = load_episodes(episodes_path, scene_obj)
     if episode_set.scene != scene_obj.name:
@@ -238,6 +276,33 @@ def run_eval_nav(
     env = EmbeddedSim(scene_obj, config, navmap=navmap)
     try:
         return evaluate(env, scene_obj, navmap, episode_set, agent, agent_name=agent_spec,
-                        max_episodes=max_episodes, log=log)
+                        max_episodes=max_episodes, log=log, ablate=ablate)
+    finally:
+        env.close()
+
+
+def _run_habitat(spec: str, episodes_path: str | Path, agent_spec: str, *, max_episodes: int | None,
+                 width: int | None, height: int | None, seed: int, log: IO[str] | None) -> EvalReport:
+    """``run_eval_nav`` on habitat-sim: the same episodes, goal regions and agents; habitat-sim
+    moves the robot, renders and measures the geodesic distances."""
+    from embodied_stack.sim.goals import MeasuredGoal
+    from embodied_stack.sim.habitat.agreement import scene_navmap
+    from embodied_stack.sim.habitat.config import HabitatConfig
+    from embodied_stack.sim.habitat.env import HabitatEnv
+
+    cfg = HabitatConfig.from_yaml(spec[len(HABITAT_PREFIX):])
+    if not cfg.source_scene:
+        raise SimError(f"{spec}: eval nav needs the scene/1 file the habitat scene was exported from "
+                       "(source_scene in the YAML; `embodied-stack sim export-habitat` writes it)")
+    scene_obj = load_scene(cfg.source_scene)
+    episode_set = load_episodes(episodes_path, scene_obj)
+    navmap = scene_navmap(scene_obj)
+    base = SimConfig(seed=seed, forward_step_m=cfg.forward_step_m, turn_angle_deg=cfg.turn_angle_deg)
+    agent = make_agent(agent_spec, navmap=navmap, sim_config=base, seed=seed)
+    size = getattr(agent, "render_size", None) or DEFAULT_RENDER_SIZE
+    env = HabitatEnv(cfg.replace(width=width or int(size[0]), height=height or int(size[1]), seed=seed))
+    try:
+        return evaluate(env, scene_obj, navmap, episode_set, agent, agent_name=agent_spec, max_episodes=max_episodes,
+                        log=log, measure=lambda region: MeasuredGoal(region, env.geodesic_distance))
     finally:
         env.close()

@@ -30,6 +30,7 @@ from embodied_stack.policy.errors import CalibrationError, PolicyError
 from embodied_stack.policy.flops import StepFlops
 from embodied_stack.policy.inputs import resize_frame
 from embodied_stack.policy.modeling_vla import VLAModel
+from embodied_stack.policy.odometry import OdometryTracker
 from embodied_stack.policy.waypoints import GoalTracker
 from embodied_stack.types import Action, AgentInput
 
@@ -39,6 +40,9 @@ EmbedFn = Callable[[list[str]], np.ndarray]
 AGENT_PREFIX = "policy:"
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "policy" / "vla_default.safetensors"
 """The checkpoint shipped with the package (``policy:default``); see the README beside it."""
+VLN_CHECKPOINT = DEFAULT_CHECKPOINT.with_name("vla_vln.safetensors")
+"""The language-vision policy shipped with the package (``policy:vln``); see the README beside it."""
+NAMED_CHECKPOINTS = {"default": DEFAULT_CHECKPOINT, "vln": VLN_CHECKPOINT}
 
 
 def default_embedder() -> EmbedFn:
@@ -68,8 +72,17 @@ class PolicyAgent:
         self.stats = ExitStats(model.num_exits)
         self.episode_stats = ExitStats(model.num_exits)
         self.last_step: ExitStep | None = None
-        self._instruction = torch.zeros(1, self.config.text_dim)
-        self.tracker = GoalTracker(self.config)
+        tokens = self.config.instruction_tokens
+        self._instruction = torch.zeros(1, tokens, self.config.text_dim) if tokens else torch.zeros(1, self.config.text_dim)
+        self.tracker: GoalTracker | OdometryTracker = (
+            GoalTracker(self.config) if self.config.state_inputs == "goal" else OdometryTracker()
+        )
+
+    @property
+    def needs_goal(self) -> bool:
+        """Whether the agent reads the goal point; the language-vision policy does not (it gets
+        only RGB-D, the instruction and odometry), and ``eval nav`` then hands it no goal."""
+        return self.config.state_inputs == "goal"
 
     @property
     def render_size(self) -> tuple[int, int]:
@@ -81,16 +94,23 @@ class PolicyAgent:
         return self.controller.flops
 
     def embed_instruction(self, text: str) -> torch.Tensor:
-        """(1, text_dim) embedding of ``text``, cached per string."""
+        """(1, text_dim) embedding of ``text`` (or (1, instruction_tokens, text_dim) token
+        embeddings for a token policy), cached per string."""
         if text not in self._instruction_cache:
+            tokens = self.config.instruction_tokens
             if self._embed is None:
-                self._embed = default_embedder()
-            vector = np.asarray(self._embed([text]), dtype=np.float32).reshape(1, -1)
-            if vector.shape[1] != self.config.text_dim:
-                raise PolicyError(
-                    f"the text embedder returns {vector.shape[1]}-d vectors; the policy expects {self.config.text_dim}"
-                )
-            self._instruction_cache[text] = torch.from_numpy(vector)
+                if tokens:
+                    from embodied_stack.policy.text_tokens import shared_token_embedder
+
+                    self._embed = shared_token_embedder(tokens).embed
+                else:
+                    self._embed = default_embedder()
+            vector = np.asarray(self._embed([text]), dtype=np.float32)
+            want = (1, tokens, self.config.text_dim) if tokens else (1, self.config.text_dim)
+            vector = vector.reshape(want) if vector.size == int(np.prod(want)) else vector
+            if vector.shape != want:
+                raise PolicyError(f"the text embedder returns shape {vector.shape[1:]}; the policy expects {want[1:]}")
+            self._instruction_cache[text] = torch.from_numpy(np.ascontiguousarray(vector))
         return self._instruction_cache[text]
 
     def reset(self, instruction: str, goal_xy: np.ndarray) -> None:
@@ -102,18 +122,22 @@ class PolicyAgent:
         self.last_step = None
 
     def act(self, inp: AgentInput) -> Action:
-        """One early-exit step on the current frame, the target from odometry and the waypoint.
+        """One early-exit step on the current frame and the state token's input.
 
-        ``inp.goal_xy`` is the target; the waypoint planner (``config.waypoints``) maps
-        ``inp.frame`` with its camera pose. Wall-clock per step counts the network only.
+        Point-goal policy: ``inp.goal_xy`` is the target; the waypoint planner (``config.waypoints``)
+        maps ``inp.frame`` with its camera pose. Language-vision policy: odometry only (the goal
+        is never read). The network's wall-clock and the host-side input work (mapping, planning,
+        odometry) are timed apart.
         """
+        host_start = time.perf_counter()
         goal = torch.from_numpy(self.tracker.features(inp)).unsqueeze(0)
+        host_s = time.perf_counter() - host_start
         start = time.perf_counter()
         rgb, depth = resize_frame(inp.frame.rgb, inp.frame.depth, self.config)
         step = self.controller.step(rgb.unsqueeze(0), depth.unsqueeze(0), self._instruction, goal)
         elapsed = time.perf_counter() - start
-        self.stats.add(step, elapsed)
-        self.episode_stats.add(step, elapsed)
+        self.stats.add(step, elapsed, host_s)
+        self.episode_stats.add(step, elapsed, host_s)
         self.last_step = step
         self.tracker.record_action(step.action)
         return Action(step.action)
@@ -129,6 +153,12 @@ class PolicyAgent:
         summary["trunk_flops_reduction_x"] = (
             self.flops.full_trunk / summary["trunk_flops_mean"] if self.stats.steps else None
         )
+        summary["full_network_flops"] = self.flops.full_network
+        summary["network_flops_reduction_x"] = (
+            self.flops.full_network / summary["network_flops_mean"] if self.stats.steps else None
+        )
+        summary["vision_flops"] = self.flops.vision
+        summary["head_flops"] = self.flops.head
         summary["thresholds"] = self.thresholds.to_dict()
         return summary
 
@@ -168,7 +198,8 @@ def thresholds_for_budget(loaded: LoadedPolicy, budget: str | None, max_exit: in
 def parse_agent_spec(spec: str) -> tuple[Path, dict[str, str]]:
     """Split ``policy:CHECKPOINT[?budget=B&max_exit=K]`` into the path and its options.
 
-    ``policy:default`` names the checkpoint shipped with the package (:data:`DEFAULT_CHECKPOINT`).
+    ``policy:default`` names the point-goal checkpoint shipped with the package
+    (:data:`DEFAULT_CHECKPOINT`), ``policy:vln`` the language-vision one (:data:`VLN_CHECKPOINT`).
     """
     if not spec.startswith(AGENT_PREFIX):
         raise PolicyError(f"agent spec {spec!r}: expected '{AGENT_PREFIX}CHECKPOINT[?budget=B&max_exit=K]'")
@@ -181,7 +212,7 @@ def parse_agent_spec(spec: str) -> tuple[Path, dict[str, str]]:
         options[key] = value
     if not path:
         raise PolicyError(f"agent spec {spec!r}: no checkpoint path")
-    return (DEFAULT_CHECKPOINT if path == "default" else Path(path)), options
+    return NAMED_CHECKPOINTS.get(path, Path(path)), options
 
 
 def make_agent(

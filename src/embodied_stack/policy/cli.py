@@ -46,6 +46,37 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.set_defaults(func=_cmd_train)
 
     p = groups["policy"].add_parser(
+        "train-vln",
+        help="train the language-vision early-exit policy (policy:vln) on generated task scenes",
+        description="Language-vision navigation (embodied_stack.sim.vln): the instruction names one of "
+        "several look-alike objects; the policy sees RGB-D, the instruction's MiniLM token embeddings and "
+        "its odometry, never the target's position. A privileged shortest-path expert labels "
+        "demonstrations, then DAgger rounds; DeeR's multi-exit loss. Seeded and resumable.",
+    )
+    p.add_argument("--scenes", type=int, default=40, help="training scenes (train split seeds; default: 40)")
+    p.add_argument("--out", type=Path, required=True, help="output checkpoint (.safetensors)")
+    p.add_argument("--config", type=Path, default=None, help="VLAConfig YAML/JSON (default: VLN_CONFIG)")
+    p.add_argument("--rounds", type=int, default=3, help="collection rounds (default: 3)")
+    p.add_argument("--iterations", type=int, default=220, help="training iterations per round (default: 220)")
+    p.add_argument("--episodes-per-scene", type=int, default=5, help="episodes per scene per round (default: 5)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--work-dir", type=Path, default=None, help="resumable state (default: CKPT.work)")
+    p.add_argument("--restart", action="store_true", help="discard the state in --work-dir and start over")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train_vln)
+
+    p = groups["policy"].add_parser(
+        "vln-data", help="write a split of language-vision task scenes and episodes",
+        description="Write COUNT task scenes of a split (train/dev/test: disjoint seed ranges, so the "
+        "split is by scene) with one episode per object, and an index split.json for `eval nav --suite`.",
+    )
+    p.add_argument("--split", choices=("train", "dev", "test"), required=True)
+    p.add_argument("--count", type=int, required=True, help="number of scenes")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.set_defaults(func=_cmd_vln_data)
+
+    p = groups["policy"].add_parser(
         "calibrate",
         help="set early-exit thresholds for an average-compute budget and a peak cap",
         description="Roll the policy out on validation episodes, record the consistency score at "
@@ -62,6 +93,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help="average trunk FLOPs per step: a fraction of the full trunk (0.2), a reduction (5x) "
                    "or a count (10M, 0.01GFLOPs)")
     p.add_argument("--max-exit", type=int, default=None, help="peak cap: the deepest exit (default: the last)")
+    p.add_argument("--vln-split", type=Path, default=None,
+                   help="language-vision policies: roll out on this split of task scenes (sim/vln/dev) instead of --scenes")
     p.add_argument("--episodes-per-scene", type=int, default=6, help="validation episodes per scene (default: 6)")
     p.add_argument("--seed", type=int, default=12345, help="seed of the validation episodes (default: 12345)")
     p.add_argument("--out", type=Path, default=None, help="write here instead of updating --ckpt")
@@ -132,6 +165,40 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_vln(args: argparse.Namespace) -> int:
+    import torch
+
+    from embodied_stack.policy.configuration_vla import VLN_CONFIG, VLAConfig
+    from embodied_stack.policy.text_tokens import TokenEmbedder
+    from embodied_stack.policy.train import TrainConfig, train_policy
+    from embodied_stack.policy.vln_demos import VLNCollector
+    from embodied_stack.sim.vln import make_task, split_seeds
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model_config = VLAConfig.from_file(args.config) if args.config else VLN_CONFIG
+    train_config = TrainConfig(seed=args.seed, expert="oracle", rounds=args.rounds,
+                               iterations_per_round=args.iterations, episodes_per_scene=args.episodes_per_scene,
+                               batch_windows=6, window_steps=8, warmup_iterations=40, max_episode_steps=120,
+                               stop_radius_m=0.7, stop_noise_prob=0.5)
+    tasks = [make_task(seed) for seed in split_seeds("train", args.scenes)]
+    embed = TokenEmbedder(model_config.instruction_tokens).embed
+    collector = VLNCollector(tasks, model_config, embed)
+    out = train_policy([scene for scene, _ in tasks], args.out, model_config=model_config, train_config=train_config,
+                       work_dir=args.work_dir, embed=embed, restart=args.restart, progress=not args.no_progress,
+                       collector=collector)
+    print(json.dumps({"checkpoint": str(out), "scenes": len(tasks)}))
+    return 0
+
+
+def _cmd_vln_data(args: argparse.Namespace) -> int:
+    from embodied_stack.sim.vln import write_split
+
+    index = write_split(args.out, args.split, args.count)
+    print(json.dumps({"index": str(index), "split": args.split, "scenes": args.count}))
+    return 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -145,7 +212,19 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from embodied_stack.text.embedders import load_embedder
 
     loaded = load_policy(args.ckpt)
-    if args.scenes:
+    if args.vln_split is not None:
+        from embodied_stack.policy.text_tokens import shared_token_embedder
+        from embodied_stack.policy.vln_demos import VLNCollector
+        from embodied_stack.sim.vln import load_split, load_task
+
+        tokens = shared_token_embedder(loaded.config.instruction_tokens).embed
+        collector = VLNCollector([load_task(a, b) for a, b in load_split(args.vln_split)], loaded.config, tokens)
+        rollouts = CollectConfig(args.episodes_per_scene, beta=0.0, noise_prob=0.0, stop_noise_prob=0.0, max_steps=80)
+        demos, stats = collector.collect(rollouts, np.random.default_rng(args.seed), loaded.model, seed=args.seed)
+        scores = buffer_exit_scores(loaded.model, demos, embed_instructions(demos, tokens))
+        validation = {"validation_episodes": int(stats["episodes"]), "validation_rollout_success": stats["success"],
+                      "validation_split": str(args.vln_split)}
+    elif args.scenes:
         embed = load_embedder("default").embed
         collector = DemoCollector(resolve_scenes(args.scenes), loaded.config, embed=embed)
         rollouts = CollectConfig(args.episodes_per_scene, beta=0.0, noise_prob=0.0, stop_noise_prob=0.0)

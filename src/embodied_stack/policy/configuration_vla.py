@@ -27,12 +27,16 @@ from typing import Any
 from embodied_stack.policy.errors import PolicyConfigError
 
 BACKBONES = ("llama", "qwen2")
+STATE_INPUTS = ("goal", "odometry")
 EXIT_METRICS = ("tv", "js", "velocity")
 NUM_ACTIONS = 4
 # goal/state features: target distance (2 encodings) and sin/cos bearing, waypoint distance and
 # sin/cos bearing, planned path length, path length and distance at near range, one-hot previous
 # action (none + 4)
 GOAL_FEATURES = 4 + 3 + 1 + 2 + 1 + NUM_ACTIONS
+# odometry/state features of the language-vision task (no goal): displacement from the start in
+# the start frame (2), sin/cos of the heading change, steps taken, one-hot previous action (none + 4)
+ODOMETRY_FEATURES = 2 + 2 + 1 + 1 + NUM_ACTIONS
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,12 @@ class VLAConfig:
             ``"velocity"`` (RMS difference of the scaled velocity commands, as DeeR's continuous rule).
         pretrained_trunk_path: optional local directory of a Llama/Qwen2 model whose first
             ``num_layers`` layers initialise the trunk (see ``VLAConfig.from_pretrained_trunk``).
+        instruction_tokens: 0 feeds the instruction as one pooled sentence embedding (one token);
+            N > 0 feeds up to N per-token embeddings of the text encoder (MiniLM's contextual
+            token embeddings, :mod:`embodied_stack.policy.text_tokens`), zero rows as padding.
+        state_inputs: ``"goal"``: the state token holds the target/waypoint features (the
+            point-goal policy); ``"odometry"``: only odometry and the previous action (the
+            language-vision policy, which must find the target by looking).
     """
 
     image_width: int = 64
@@ -90,6 +100,8 @@ class VLAConfig:
     max_angular_radps: float = 1.5
     exit_metric: str = "tv"
     pretrained_trunk_path: str | None = None
+    instruction_tokens: int = 0
+    state_inputs: str = "goal"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vision_channels", tuple(int(c) for c in self.vision_channels))
@@ -123,6 +135,12 @@ class VLAConfig:
             )
         if self.backbone not in BACKBONES:
             raise PolicyConfigError(f"VLAConfig.backbone must be one of {BACKBONES}, got {self.backbone!r}")
+        if isinstance(self.instruction_tokens, bool) or not isinstance(self.instruction_tokens, int) or not (
+            0 <= self.instruction_tokens <= 64
+        ):
+            raise PolicyConfigError(f"VLAConfig.instruction_tokens must be an integer in 0..64, got {self.instruction_tokens!r}")
+        if self.state_inputs not in STATE_INPUTS:
+            raise PolicyConfigError(f"VLAConfig.state_inputs must be one of {STATE_INPUTS}, got {self.state_inputs!r}")
         if self.exit_metric not in EXIT_METRICS:
             raise PolicyConfigError(f"VLAConfig.exit_metric must be one of {EXIT_METRICS}, got {self.exit_metric!r}")
         if self.hidden_size % self.num_attention_heads:
@@ -165,8 +183,13 @@ class VLAConfig:
 
     @property
     def num_tokens(self) -> int:
-        """Sequence length the trunk sees: goal/state token, instruction token, visual tokens."""
-        return 2 + self.num_visual_tokens
+        """Sequence length the trunk sees: goal/state token, instruction token(s), visual tokens."""
+        return 1 + self.num_text_tokens + self.num_visual_tokens
+
+    @property
+    def num_text_tokens(self) -> int:
+        """Instruction tokens in the sequence: ``instruction_tokens``, or 1 pooled embedding."""
+        return max(1, self.instruction_tokens)
 
     @property
     def head_dim(self) -> int:
@@ -183,7 +206,8 @@ class VLAConfig:
 
     @property
     def goal_features(self) -> int:
-        return GOAL_FEATURES
+        """Width of the state token's input vector (goal features or odometry features)."""
+        return GOAL_FEATURES if self.state_inputs == "goal" else ODOMETRY_FEATURES
 
     @property
     def num_actions(self) -> int:
@@ -269,3 +293,14 @@ class VLAConfig:
                 f"num_layers={values['num_layers']} exceeds the {raw['num_hidden_layers']} layers of {path}"
             )
         return cls(**values)
+
+
+VLN_CONFIG = VLAConfig(
+    image_width=64, image_height=48, vision_channels=(16, 32, 64, 128), vision_refine_stages=2,
+    waypoints=False, hidden_size=256, num_layers=8, num_attention_heads=4, num_key_value_heads=2,
+    intermediate_size=256, exit_interval=1, lstm_hidden_size=128, head_hidden_size=128,
+    instruction_tokens=10, state_inputs="odometry",
+)
+"""The language-vision policy (``policy:vln``): 64x48 RGB-D in 12 patch tokens, 10 MiniLM
+instruction tokens, an odometry state token, an 8-layer Llama trunk of width 256 with an exit
+after every layer."""

@@ -159,6 +159,8 @@ class ExitStep:
     exit_index: int
     scores: tuple[float, ...]
     trunk_flops: int
+    network_flops: int = 0
+    """Whole network: vision encoder, every trunk segment run and every head run."""
 
 
 class EarlyExitController:
@@ -176,6 +178,8 @@ class EarlyExitController:
         self.model = model.eval()
         self.thresholds = thresholds
         self.flops = StepFlops.from_config(model.config)
+        self.static = all(v == -math.inf for v in thresholds.values[: thresholds.max_exit - 1])
+        """No exit before ``max_exit`` can pass: a static depth, run without intermediate heads."""
         self.reset()
 
     def reset(self) -> None:
@@ -190,6 +194,12 @@ class EarlyExitController:
         model, thr = self.model, self.thresholds
         h, c = self.state
         hidden, feature = model.tokenizer(rgb, depth, instruction, goal)
+        if self.static:
+            # a fixed depth (no threshold can stop earlier): run the trunk to it and the head once
+            for segment in model.segments[: thr.max_exit]:
+                hidden, feature = segment(hidden)
+            logits, velocity, h_k, c_k = model.head(feature, h, c)
+            return self._finish(logits, velocity, h_k, c_k, thr.max_exit, (), self.flops.static(thr.max_exit))
         prev_logits, prev_velocity, _, _ = model.head(feature, h, c)
         scores: list[float] = []
         for k in range(1, thr.max_exit + 1):
@@ -204,43 +214,59 @@ class EarlyExitController:
             if score <= thr.values[k - 1]:
                 break
             prev_logits, prev_velocity = logits, velocity
-        self.state = (h_k, c_k)
+        return self._finish(logits, velocity, h_k, c_k, k, tuple(scores), self.flops.total(k))
+
+    def _finish(self, logits: torch.Tensor, velocity: torch.Tensor, h: torch.Tensor, c: torch.Tensor, k: int,
+                scores: tuple[float, ...], network_flops: int) -> ExitStep:
+        self.state = (h, c)
         probs = torch.softmax(logits[0], -1).numpy()
         return ExitStep(
             action=int(probs.argmax()),
             probs=probs,
             velocity=(float(velocity[0, 0]), float(velocity[0, 1])),
             exit_index=k,
-            scores=tuple(scores),
+            scores=scores,
             trunk_flops=self.flops.trunk(k),
+            network_flops=network_flops,
         )
 
 
 @dataclass
 class ExitStats:
-    """Running statistics of early-exit steps: exit histogram, trunk FLOPs, wall-clock."""
+    """Running statistics of early-exit steps: exit histogram, trunk and whole-network FLOPs,
+    wall-clock of the network (``policy_ms``) and of the host-side input work beside it
+    (``host_ms``: mapping and planning for the point-goal policy, odometry for the language-vision one)."""
 
     num_exits: int
     counts: np.ndarray = field(init=False)
     trunk_flops_total: int = 0
     trunk_flops_peak: int = 0
+    network_flops_total: int = 0
+    network_flops_peak: int = 0
+    host_s_total: float = 0.0
     wall_s_total: float = 0.0
     steps: int = 0
 
     def __post_init__(self) -> None:
         self.counts = np.zeros(self.num_exits, dtype=np.int64)
 
-    def add(self, step: ExitStep, wall_s: float) -> None:
+    def add(self, step: ExitStep, wall_s: float, host_s: float = 0.0) -> None:
         self.counts[step.exit_index - 1] += 1
         self.trunk_flops_total += step.trunk_flops
         self.trunk_flops_peak = max(self.trunk_flops_peak, step.trunk_flops)
+        self.network_flops_total += step.network_flops
+        self.network_flops_peak = max(self.network_flops_peak, step.network_flops)
         self.wall_s_total += wall_s
+        self.host_s_total += host_s
         self.steps += 1
 
     def merge(self, other: ExitStats) -> None:
         self.counts += other.counts
         self.trunk_flops_total += other.trunk_flops_total
         self.trunk_flops_peak = max(self.trunk_flops_peak, other.trunk_flops_peak)
+        self.network_flops_total += other.network_flops_total
+        self.network_flops_peak = max(self.network_flops_peak, other.network_flops_peak)
+        self.host_s_total += other.host_s_total
         self.wall_s_total += other.wall_s_total
         self.steps += other.steps
 
@@ -253,5 +279,8 @@ class ExitStats:
             "trunk_flops_peak": self.trunk_flops_peak,
             "exit_histogram": {str(k + 1): int(n) for k, n in enumerate(self.counts)},
             "mean_exit": float((np.arange(1, self.num_exits + 1) * self.counts).sum() / steps),
+            "network_flops_mean": self.network_flops_total / steps,
+            "network_flops_peak": self.network_flops_peak,
             "policy_ms_per_step": 1000.0 * self.wall_s_total / steps,
+            "host_ms_per_step": 1000.0 * self.host_s_total / steps,
         }

@@ -4,7 +4,8 @@ Convention (the usual one for transformer FLOPs): a multiply-add is 2 FLOPs, and
 products and convolutions are counted (projections, attention scores and weighted sums, MLPs,
 conv kernels, LSTM gates). Norms, activations, softmax, rotary embeddings and biases are
 left out; they are well under 1 % here. The trunk count is what the early-exit budget is about
-(as DeeR reports "LLM GFLOPs"); the vision encoder and the action head are reported beside it.
+(as DeeR reports "LLM GFLOPs"); the whole-network count (:meth:`StepFlops.total` for an early-exit
+step, :meth:`StepFlops.static` for a fixed depth) adds the vision encoder and every head run.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def vision_flops(config: VLAConfig) -> int:
     d = config.hidden_size
     total += 2 * config.num_visual_tokens * in_ch * d
     total += 2 * (config.goal_features * d + d * d)
-    total += 2 * config.text_dim * d
+    total += 2 * config.text_dim * d * config.num_text_tokens
     return total
 
 
@@ -84,3 +85,12 @@ class StepFlops:
         """All FLOPs of an early-exit step stopping at ``exit_index``: vision, trunk, and the
         shared head run at exits 0..exit_index (each exit's action is compared with the previous one)."""
         return self.vision + self.trunk(exit_index) + (exit_index + 1) * self.head
+
+    def static(self, exit_index: int) -> int:
+        """All FLOPs of a static-depth step (always ``exit_index``): vision, trunk, one head run."""
+        return self.vision + self.trunk(exit_index) + self.head
+
+    @property
+    def full_network(self) -> int:
+        """Whole-network FLOPs of the full model run statically (the last exit, one head run)."""
+        return self.static(len(self.trunk_per_exit))

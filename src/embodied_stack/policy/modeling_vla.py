@@ -109,8 +109,11 @@ class VisionTokenizer(nn.Module):
     """RGB-D conv encoder plus the goal/state and instruction tokens.
 
     Inputs: ``rgb`` (B, 3, H, W) in [0, 1]; ``depth`` (B, 1, H, W) metres (0 = no hit, read as
-    far; ignored when ``use_depth`` is off); ``instruction`` (B, text_dim) text embedding;
-    ``goal`` (B, 9) from :func:`embodied_stack.policy.inputs.goal_features`.
+    far; ignored when ``use_depth`` is off); ``instruction`` (B, text_dim) text embedding, or
+    (B, instruction_tokens, text_dim) token embeddings (zero rows = padding) when
+    ``config.instruction_tokens``; ``goal`` (B, goal_features) from
+    :func:`embodied_stack.policy.inputs.goal_features` or
+    :func:`embodied_stack.policy.odometry.odometry_features`.
     Outputs: ``tokens`` (B, num_tokens, hidden) and the exit-0 feature (B, 2 * hidden).
     """
 
@@ -136,6 +139,10 @@ class VisionTokenizer(nn.Module):
             nn.Linear(config.hidden_size, config.hidden_size),
         )
         self.instruction_proj = nn.Linear(config.text_dim, config.hidden_size)
+        self.instruction_tokens = config.instruction_tokens
+        if config.instruction_tokens:
+            self.text_pos = nn.Parameter(torch.randn(1, config.instruction_tokens, config.hidden_size) * 0.02)
+            self.text_pad = nn.Parameter(torch.zeros(1, 1, config.hidden_size))
         self.exit0 = ExitPool(config)
 
     def forward(
@@ -148,9 +155,13 @@ class VisionTokenizer(nn.Module):
             image = torch.cat([image, metres * (2.0 / self.max_depth_m) - 1.0], dim=1)
         features = self.conv(image)
         visual = self.visual_proj(features.flatten(2).transpose(1, 2)) + self.visual_pos
-        tokens = torch.cat(
-            [self.goal_mlp(goal).unsqueeze(1), self.instruction_proj(instruction).unsqueeze(1), visual], dim=1
-        )
+        if self.instruction_tokens:
+            # (B, L, text_dim) token embeddings; all-zero rows are padding, replaced by a learned token
+            real = (instruction.abs().sum(-1, keepdim=True) > 0).to(visual.dtype)
+            text = real * self.instruction_proj(instruction) + (1.0 - real) * self.text_pad + self.text_pos
+        else:
+            text = self.instruction_proj(instruction).unsqueeze(1)
+        tokens = torch.cat([self.goal_mlp(goal).unsqueeze(1), text, visual], dim=1)
         return tokens, self.exit0(tokens)
 
 
@@ -289,7 +300,7 @@ class VLAModel(nn.Module):
         """Shared-head outputs at every exit over (B, S) step sequences, for training and calibration.
 
         Inputs are step tensors with two leading dims (B, S): ``rgb`` (B, S, 3, H, W), ``depth``
-        (B, S, 1, H, W), ``instruction`` (B, S, text_dim), ``goal`` (B, S, 9). Each exit runs the
+        (B, S, 1, H, W), ``instruction`` (B, S, text_dim) or (B, S, L, text_dim), ``goal`` (B, S, G). Each exit runs the
         LSTM over the sequence from a zero state, as if every step stopped at that exit.
 
         Returns:

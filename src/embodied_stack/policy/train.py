@@ -156,6 +156,7 @@ class Trainer:
         train_config: TrainConfig,
         work_dir: Path,
         embed: Callable[[list[str]], np.ndarray],
+        collector: Any | None = None,
     ) -> None:
         self.scenes = list(scenes)
         self.model_config = model_config
@@ -175,7 +176,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=train_config.learning_rate,
                                            weight_decay=train_config.weight_decay)
         self.buffer = DemoBuffer()
-        self._collector: DemoCollector | None = None
+        self._collector: Any | None = collector
 
     # -- persistence ----------------------------------------------------------------------
 
@@ -223,7 +224,9 @@ class Trainer:
     # -- the schedule ---------------------------------------------------------------------
 
     @property
-    def collector(self) -> DemoCollector:
+    def collector(self) -> Any:
+        """The demonstration collector: the one given (e.g. the language-vision task's), else a
+        :class:`DemoCollector` over the scenes."""
         if self._collector is None:
             self._collector = DemoCollector(self.scenes, self.model_config, embed=self.embed)
         return self._collector
@@ -318,10 +321,13 @@ def train_policy(
     embed: Callable[[list[str]], np.ndarray] | None = None,
     restart: bool = False,
     progress: bool = True,
+    collector: Any | None = None,
 ) -> Path:
     """Train a policy on ``scenes`` and write the checkpoint ``out``.
 
-    ``work_dir`` (default ``<out>.work``) holds the resumable state: calling again with the same
+    ``collector`` replaces the point-goal :class:`DemoCollector` (the language-vision task passes
+    a :class:`~embodied_stack.policy.vln_demos.VLNCollector`; ``embed`` then returns token
+    embeddings). ``work_dir`` (default ``<out>.work``) holds the resumable state: calling again with the same
     arguments continues where an interrupted run stopped; ``restart`` discards it.
     """
     if not scenes:
@@ -336,7 +342,7 @@ def train_policy(
         from embodied_stack.text.embedders import load_embedder
 
         embed = load_embedder("default").embed
-    trainer = Trainer(scenes, model_config or VLAConfig(), train_config or TrainConfig(), work, embed)
+    trainer = Trainer(scenes, model_config or VLAConfig(), train_config or TrainConfig(), work, embed, collector)
     trainer.resume()
     notes = trainer.run(progress=progress)
     save_policy(out, trainer.model, training=notes)
