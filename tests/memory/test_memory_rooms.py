@@ -87,3 +87,65 @@ def test_room_map_round_trips_and_rejects_bad_grids(tmp_path) -> None:
         RoomMap(space, space[:-1], space, RES, (0, 0))
     with pytest.raises(SpatialContextError, match="no free cell"):
         RoomMap(space, ~space, np.zeros_like(space), RES, (0, 0))
+
+
+def _objects(*labels: str) -> list[RoomObject]:
+    return [RoomObject((float(i), 0.0), {label: 1.0}, 0.9) for i, label in enumerate(labels)]
+
+
+def test_duplicate_tracks_of_one_object_do_not_outvote_a_kitchen() -> None:
+    # seven tracks of one pantry shelf (duplicates a detector without ids makes) beside a kitchen's things
+    kitchen = _objects(*["pantry shelf"] * 7, "stove", "sink")
+    assert RoomTyper().type_rooms({"r": kitchen})["r"].type == "kitchen"
+    assert RoomTyper(evidence="sum").type_rooms({"r": kitchen})["r"].type == "pantry"  # counting every track
+    with pytest.raises(ValueError, match="evidence"):
+        RoomTyper(evidence="max")
+
+
+def test_a_label_distribution_counts_not_only_its_argmax() -> None:
+    # a track that is 55 % "armchair", 45 % "sofa" still says living room; a bed says bedroom
+    unsure = [RoomObject((0.0, 0.0), {"nightstand": 0.55, "cabinet": 0.45}), RoomObject((1.0, 0.0), {"bed": 1.0})]
+    dist = RoomTyper().distribution(unsure)
+    assert RoomTyper().types[int(np.argmax(dist))] == "bedroom"
+    only_cabinet = RoomTyper().distribution([RoomObject((0.0, 0.0), {"nightstand": 0.55, "cabinet": 0.45})])
+    lone_nightstand = RoomTyper().distribution([RoomObject((0.0, 0.0), {"nightstand": 1.0})])
+    bedroom = RoomTyper().types.index("bedroom")
+    assert only_cabinet[bedroom] < lone_nightstand[bedroom]  # the cabinet share went elsewhere
+
+
+def test_build_room_map_types_each_room_from_the_objects_inside_it() -> None:
+    from embodied_stack.memory.robot_rooms import build_room_map, room_objects
+
+    class Track:
+        def __init__(self, x: float, y: float, label: str) -> None:
+            self.center, self.labels, self.confidence = np.array([x, y, 0.5]), {label: 1.0}, 0.9
+
+    space = _two_rooms_with_a_door()
+    tracks = [Track(2.0, 3.0, "bed"), Track(1.0, 1.5, "dresser"), Track(3.0, 4.5, "nightstand"),
+              Track(7.0, 3.0, "toilet"), Track(8.5, 1.0, "washbasin"), Track(6.0, 4.0, "bathtub")]
+    room_map, info = build_room_map(space, ~space, space, RES, (0.0, 0.0), room_objects(tracks), robot_radius_m=0.18)
+    left, right = room_map.room_of(np.array([[2.0, 3.0], [7.0, 3.0]]))
+    assert room_map.room_category(left) == "bedroom" and room_map.room_category(right) == "bathroom"
+    assert {r["objects"] for r in info["rooms"]} == {3} and all(0 < r["confidence"] <= 1 for r in info["rooms"])
+    with pytest.raises(SpatialContextError):
+        room_objects([object()])
+
+
+def test_the_robots_typing_confidence_reaches_the_forests_room_nodes(hash_embedder) -> None:
+    from embodied_stack.memory.forest import ROOM
+    from embodied_stack.memory.semantic_memory import SemanticMemory
+    from embodied_stack.memory.types import Observation
+
+    space = _two_rooms_with_a_door()
+    room_map = RoomMap(space, ~space, space, RES, (0.0, 0.0))
+    left, right = room_map.room_of(np.array([[2.0, 3.0], [7.0, 3.0]]))
+    room_map.set_types({left: ("bedroom", 0.55), right: ("kitchen", 0.9)})
+    memory = SemanticMemory(embedder=hash_embedder, spatial=room_map)
+    memory.ingest([Observation("bed", (2.0, 3.0, 0.3), extent=(2.0, 1.6, 0.5)),
+                   Observation("nightstand", (1.0, 4.5, 0.3), extent=(0.4, 0.4, 0.5)),
+                   Observation("fridge", (7.0, 3.0, 0.9), extent=(0.8, 0.7, 1.8)),
+                   Observation("stove", (8.5, 1.0, 0.45), extent=(0.6, 0.6, 0.9))])
+    nodes = memory.forest.nodes
+    conf = {nodes.info[r].room_type: float(nodes.room_confidence[r]) for r in nodes.ids(ROOM).tolist()}
+    assert conf["bedroom"] == pytest.approx(0.55, abs=1e-3) and conf["kitchen"] == pytest.approx(0.9, abs=1e-3)
+    memory.close()

@@ -142,5 +142,8 @@ def test_aws_small_house_loads() -> None:
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_scenes_load(path: Path) -> None:
     scene = load_scene(path)
+    if path.name.startswith(("large_home", "office_floor", "two_storey")):  # large sites: categories repeat
+        assert len(scene.rooms) >= 18
+        return
     assert 4 <= len(scene.rooms) <= 10
     assert len({r.category for r in scene.rooms}) == len(scene.rooms)

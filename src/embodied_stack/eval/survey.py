@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 from embodied_stack.eval.noise import NoiseModel, NoisySensor
 from embodied_stack.eval.oracles import Oracles
+from embodied_stack.eval.views import detected_centres
+from embodied_stack.memory.absence import View
 from embodied_stack.sim.explore import (
     ExplorationResult,
     ExploreConfig,
     FrontierExplorer,
     exploration_coverage,
 )
-from embodied_stack.eval.views import detected_centres
-from embodied_stack.memory.absence import View
 from embodied_stack.types import Frame, Pose2D
 
 if TYPE_CHECKING:

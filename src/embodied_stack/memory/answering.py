@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from embodied_stack.memory.history import CHANGE_CUES, ON_ANCHOR, changes_in, latest_of, on_anchor
 from embodied_stack.memory.nodes import ROOM, SITE, ZONE
 from embodied_stack.memory.results import MemoryHit, QueryKind, leaf_id, node_id
 from embodied_stack.memory.retrieval import Ranked, Retriever
@@ -204,6 +205,40 @@ def temporal_answer(memory: AnsweringState, time_query: TimeQuery, hits: list[Me
     return f"I last saw the {top.name} at {seen}, at {_where(top)}."
 
 
+def _changes_answer(memory: AnsweringState, text: str, q: np.ndarray, k: int, room_types: list[str],
+                    robot_xy: np.ndarray | None) -> tuple[str, list[MemoryHit]]:
+    """"Has anything moved in the living room?": what appeared there on a later visit (moved-in
+    things first) and what was looked for there and not seen again, over the rooms of that type."""
+    nodes = memory.forest.nodes
+    rooms = [r for r in nodes.ids(ROOM).tolist() if nodes.info[r].room_type in room_types]
+    if not rooms:
+        node = region_of(memory, memory.retriever.rank_nodes(q, 3, categories=[], room_types=room_types,
+                                                         query=text, robot_xy=None))
+        rooms = [node] if node is not None else []
+    appeared, gone = [], []
+    for room in rooms:
+        new, lost = changes_in(memory, memory.forest.descendant_leaves(room))
+        appeared.append(new)
+        gone.append(lost)
+    new = np.concatenate(appeared) if appeared else np.zeros(0, dtype=np.int64)
+    lost = np.concatenate(gone) if gone else np.zeros(0, dtype=np.int64)
+    where = f"the {room_types[0]}"
+    if len(new) + len(lost) == 0:
+        return f"Nothing has changed in {where} that I could see.", []
+    ids = np.concatenate([new, lost])[:k]
+    hits = build_hits(memory, Ranked(ids, 1.0 / (1.0 + np.arange(len(ids))), True), robot_xy)
+
+    def names(leaves: np.ndarray) -> str:
+        return ", ".join(dict.fromkeys(memory.vocab.categories[int(c)] for c in memory.leaves.category[leaves]))
+
+    parts = []
+    if len(new):
+        parts.append(f"now there: {names(new)}")
+    if len(lost):
+        parts.append(f"no longer where I saw it: {names(lost)}")
+    return f"Yes, in {where}: {'; '.join(parts)}.", hits
+
+
 def region_of(memory: AnsweringState, ranked: Ranked) -> int | None:
     """The room-level (or zone) node a ranked node list starts with, if any."""
     nodes = memory.forest.nodes
@@ -225,6 +260,9 @@ def temporal_query(memory: AnsweringState, text: str, q: np.ndarray, k: int, *, 
                        if time_query.has_window else (None, None))
     window_times = {}
     region = None
+    lowered = text.lower()
+    if CHANGE_CUES.search(lowered) and room_types and not categories:
+        return _changes_answer(memory, text, q, k, room_types, robot_xy)
     if room_types and not categories and mode == "forest":
         node = region_of(memory, memory.retriever.rank_nodes(q, 3, categories=[], room_types=room_types,
                                                          query=text, robot_xy=None))
@@ -244,6 +282,26 @@ def temporal_query(memory: AnsweringState, text: str, q: np.ndarray, k: int, *, 
             return temporal_answer(memory, time_query, hits, region, {}, seen), hits
     if allowed is not None and len(allowed) == 0:
         return temporal_answer(memory, time_query, [], region, {}), []
+    named = np.flatnonzero(memory.retriever._named(categories)) if categories else np.zeros(0, dtype=np.int64)
+    if len(named) and ON_ANCHOR.search(lowered):
+        anchors = latest_of(memory, named[:1])
+        ids = on_anchor(memory, anchors[:4], allowed)[:k]
+        hits = build_hits(memory, Ranked(ids, 1.0 / (1.0 + np.arange(len(ids))), True), robot_xy)
+        anchor = memory.vocab.categories[int(named[0])]
+        span = f" {time_query.label}" if time_query.has_window else ""
+        if not hits:
+            return f"I did not see anything on the {anchor}{span}.", hits
+        names = ", ".join(dict.fromkeys(h.name for h in hits))
+        return f"On the {anchor}{span} I saw: {names}.", hits
+    if len(named):
+        ids = latest_of(memory, named, allowed)[:k]
+        if len(ids):
+            ranked = Ranked(ids, 1.0 / (1.0 + np.arange(len(ids))), True)
+            hits = build_hits(memory, ranked, robot_xy)
+            if allowed is not None:
+                lookup = dict(zip(allowed.tolist(), latest.tolist(), strict=True))
+                window_times = {h.node_id: lookup[int(h.node_id[1:])] for h in hits}
+            return temporal_answer(memory, time_query, hits, None, window_times), hits
     ranked = memory.retriever.rank_leaves(q, QueryKind.EXPLICIT, k, mode=mode, categories=categories,
                                         room_types=room_types, robot_xy=robot_xy, query=text, allowed=allowed)
     hits = build_hits(memory, ranked, robot_xy)

@@ -101,6 +101,11 @@ class MemoryConfig:
     room_match_bonus: float = 0.25
     """Added to a node whose room category the query names (global queries)."""
     proximity_weight: float = 0.05
+    retired_penalty: float = 0.5
+    """Score taken off a leaf the robot looked for where it was and did not see (absence.py)."""
+    storey_height_m: float = 3.0
+    """Leaves whose heights differ by a storey are never clustered together: the floor level of
+    the forest (site > floor > room > zone) groups rooms by storey, floor(z / this)."""
     """Subtracted per 20 m of distance from the robot, when its pose is given (a tie-break)."""
 
     flat_index_max: int = 20_000
@@ -134,7 +139,9 @@ class MemoryConfig:
         if self.max_partition_size < 2:
             raise MemoryConfigError(f"max_partition_size must be >= 2, got {self.max_partition_size!r}")
         _positive(self, "fusion_distance_m", "standoff_m")
-        _nonnegative(self, "recluster_move_m", "category_match_bonus", "room_match_bonus", "proximity_weight")
+        _nonnegative(self, "recluster_move_m", "category_match_bonus", "room_match_bonus", "proximity_weight",
+                     "retired_penalty")
+        _positive(self, "storey_height_m")
         for name in ("fusion_min_similarity",):
             value = getattr(self, name)
             if not (math.isfinite(value) and -1.0 <= value <= 1.0):

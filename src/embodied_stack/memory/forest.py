@@ -5,7 +5,8 @@ Level by level (Embodied-RAG's bottom-up build, made local and incremental):
 1. zones: complete linkage of leaves within one (room, cell) partition; a partition never
    spans two rooms, so with a room segmentation no zone straddles a wall;
 2. rooms: one node per known room; zones with no known room are clustered in larger cells;
-3. buildings: complete linkage of rooms in still larger cells;
+3. floors (the ``BUILDING`` level): complete linkage of rooms of one storey (floor(z / storey
+   height)) in still larger cells; no node below the site spans two storeys;
 4. the site: one root over all buildings.
 
 Each node's partition code names the part of its level it was clustered in. ``refresh(dirty)``
@@ -40,6 +41,13 @@ from embodied_stack.text.embedders import Embedder
 _CELL_OFFSET = 1 << 21
 _ZONE_CHUNK = 65_536
 _ROOM_SHIFT = 44
+_STOREY_SHIFT = 61
+_MAX_STOREY = 3
+
+
+def storeys(z: np.ndarray, storey_height_m: float) -> np.ndarray:
+    """The storey index of heights (floor(z / storey height), clipped to 0-3)."""
+    return np.clip(np.floor(np.asarray(z, dtype=np.float64) / storey_height_m), 0, _MAX_STOREY).astype(np.int64)
 
 
 @dataclass
@@ -65,6 +73,8 @@ class Vocab:
     captions: Interner = field(default_factory=lambda: Interner([""]))
     rooms: Interner = field(default_factory=Interner)
     room_types: dict[int, str] = field(default_factory=dict)
+    room_type_confidences: dict[int, float] = field(default_factory=dict)
+    """How sure the spatial context is of each room's type (absent: certain, e.g. scene rooms)."""
 
 
 class _Buckets:
@@ -93,10 +103,13 @@ class _Buckets:
         self._lists.clear()
 
 
-def partition_codes(room: np.ndarray, xy: np.ndarray, cell_m: float | None) -> np.ndarray:
-    """Partition code of points: (room + 1, cell x, cell y) packed in an int64. A None cell
-    means "the whole room" (cells are ignored)."""
+def partition_codes(room: np.ndarray, xy: np.ndarray, cell_m: float | None,
+                    storey: np.ndarray | None = None) -> np.ndarray:
+    """Partition code of points: (storey, room + 1, cell x, cell y) packed in an int64 (storey in
+    bits 61-62, room in 44-60). A None cell means "the whole room" (cells are ignored)."""
     code = (room.astype(np.int64) + 1) << _ROOM_SHIFT
+    if storey is not None:
+        code |= np.clip(storey, 0, _MAX_STOREY).astype(np.int64) << _STOREY_SHIFT
     if cell_m is None:
         return code
     cells = np.floor(xy / cell_m).astype(np.int64) + _CELL_OFFSET
@@ -197,7 +210,8 @@ class Forest:
             return changes
         old_codes = self.leaf_key[dirty]
         new_codes = partition_codes(self.leaves.room[dirty], self.leaves.position[dirty, :2],
-                                    self.config.level_cell_sizes_m[0])
+                                    self.config.level_cell_sizes_m[0],
+                                    storeys(self.leaves.position[dirty, 2], self.config.storey_height_m))
         self.leaf_key[dirty] = new_codes
         self._leaf_buckets.move(dirty, old_codes, new_codes)
         codes = np.unique(np.concatenate([old_codes[old_codes >= 0], new_codes]))
@@ -249,12 +263,14 @@ class Forest:
             return np.zeros(len(ids), dtype=np.int64)
         rooms = np.array([self.nodes.info[i].room for i in ids], dtype=np.int64)
         xy = self.nodes.position[ids, :2]
+        storey = storeys(self.nodes.position[ids, 2], self.config.storey_height_m)
         if level == ROOM:
-            codes = partition_codes(np.full(len(ids), -1), xy, self.config.level_cell_sizes_m[1])
+            codes = partition_codes(np.full(len(ids), -1), xy, self.config.level_cell_sizes_m[1], storey)
             known = rooms >= 0
-            codes[known] = partition_codes(rooms[known], xy[known], None)
+            codes[known] = partition_codes(rooms[known], xy[known], None, storey[known])
             return codes
-        return partition_codes(np.full(len(ids), -1), xy, self.config.level_cell_sizes_m[2])
+        # the floor level: rooms of one storey (in cells, for sites of many buildings)
+        return partition_codes(np.full(len(ids), -1), xy, self.config.level_cell_sizes_m[2], storey)
 
     def _members(self, level: int, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The children (leaves or nodes one level down) in the given partitions, and their codes."""
@@ -379,6 +395,7 @@ class Forest:
                 n_leaves=int(nodes.n_leaves[node]),
                 room_id=self.vocab.rooms[info.room] if info.room >= 0 and level >= ROOM else None,
                 room_category=self.vocab.room_types.get(info.room) if level <= ROOM else None,
+                room_category_confidence=self.vocab.room_type_confidences.get(info.room, 1.0),
                 children_names=ChildNames(nodes.info, children) if level > ROOM else [],
                 captions=captions,
                 children_types=sorted({nodes.info[c].room_type or "" for c in children.tolist()} - {""})

@@ -9,7 +9,11 @@ people do in each kind of room. The memory uses it without any language model to
 - name and describe clusters (a room is probably a kitchen when it holds a fridge and a stove);
 - find the categories and room types a query names ("refrigerator" is a fridge).
 
-It is general knowledge, not tuned to any scene.
+It is general knowledge, not tuned to any scene. What each category is used for, where it
+usually is and what people do in each room come from a generated table
+(``category_table.json``, written by ``scripts/make_knowledge_table.py`` from auditable general
+rules: kinds of use with plain phrases, each category's kinds of use and rooms), not from
+phrasings of any evaluation; ``knowledge.json`` adds synonyms and modifiers.
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ import numpy as np
 from embodied_stack.errors import FormatError
 
 KNOWLEDGE_FORMAT = "embodied-stack.knowledge/1"
+TABLE_FORMAT = "embodied-stack.category-table/1"
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "data" / "memory" / "knowledge.json"
+DEFAULT_TABLE = DEFAULT_PATH.with_name("category_table.json")
+"""The generated table of uses and usual rooms (scripts/make_knowledge_table.py): its uses, rooms
+and room activities replace the knowledge file's, which then supplies synonyms and modifiers."""
 _SPACES = re.compile(r"[\s_]+")
 
 
@@ -72,8 +80,12 @@ class Knowledge:
         self._room_cache: dict[str, str | None] = {}
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Knowledge:
-        """Read a knowledge file (the packaged one by default); malformed files raise FormatError."""
+    def load(cls, path: str | Path | None = None, table: str | Path | None = None) -> Knowledge:
+        """Read a knowledge file (the packaged one by default, with the packaged generated table)
+        and optionally a generated table whose uses, rooms and room activities replace the
+        file's; malformed files raise FormatError."""
+        if path is None and table is None and DEFAULT_TABLE.is_file():
+            table = DEFAULT_TABLE
         path = Path(path) if path is not None else DEFAULT_PATH
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -99,6 +111,8 @@ class Knowledge:
         modifiers = data.get("modifiers", [])
         if not isinstance(modifiers, list) or not all(isinstance(m, str) for m in modifiers):
             raise FormatError("expected a list of words", path=str(path), field="modifiers")
+        if table is not None:
+            _apply_table(Path(table), categories, rooms)
         return cls(categories, rooms, [normalize_phrase(m) for m in modifiers])
 
     def canonical(self, category: str) -> str | None:
@@ -217,6 +231,27 @@ class Knowledge:
         return found
 
 
+def _apply_table(path: Path, categories: dict[str, CategoryInfo], rooms: dict[str, RoomInfo]) -> None:
+    """Replace uses, usual rooms and room activities by the generated table's (in place)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise FormatError(f"cannot read ({err.strerror})", path=str(path)) from err
+    except json.JSONDecodeError as err:
+        raise FormatError(f"not valid JSON ({err.msg} at line {err.lineno})", path=str(path)) from err
+    if not isinstance(data, dict) or data.get("format") != TABLE_FORMAT:
+        raise FormatError(f"expected {TABLE_FORMAT!r}", path=str(path), field="format")
+    for name, entry in _mapping(data, "categories", path).items():
+        key = normalize_phrase(name)
+        old = categories.get(key)
+        categories[key] = CategoryInfo(key, old.synonyms if old else (), _strings(entry, "uses", path, name),
+                                       _strings(entry, "rooms", path, name))
+    for name, entry in _mapping(data, "rooms", path).items():
+        key = normalize_phrase(name)
+        old_room = rooms.get(key)
+        rooms[key] = RoomInfo(key, old_room.synonyms if old_room else (), _strings(entry, "activities", path, name))
+
+
 @lru_cache(maxsize=1)
 def default_knowledge() -> Knowledge:
     """The packaged table, loaded once."""
@@ -224,7 +259,11 @@ def default_knowledge() -> Knowledge:
 
 
 def _phrase_pattern(vocabulary: Mapping[str, str]) -> re.Pattern[str]:
-    phrases = sorted(vocabulary, key=len, reverse=True)
+    """One alternation of the phrases, longest first; matches nothing when there are none (an
+    empty alternation would match the empty string everywhere)."""
+    phrases = sorted((p for p in vocabulary if p), key=len, reverse=True)
+    if not phrases:
+        return re.compile(r"(?!)")
     alternatives = "|".join(re.escape(p) for p in phrases)
     return re.compile(rf"\b({alternatives})(?:s|es)?\b")
 

@@ -13,7 +13,12 @@
   outweighs the region context, and give the named-category bonus only to a named category
   whose uses serve the need.
   Global queries rank parent nodes instead (rooms first), with the same room/category bonuses.
-- Flat mode (the plain-RAG baseline): leaf k-NN by cosine alone.
+- Flat mode (the fair baseline): the same leaves, embedder, knowledge and keyword terms (the
+  affordance of the leaf's category, the named-category and room-type bonuses, the activity of
+  the room type its sightings were labelled with), ranking leaves only: no beam search, no
+  zone or room context, no region answers. Forest minus flat measures the hierarchy alone.
+- Leaves retired by negative evidence (:mod:`.absence`: looked at, not there) rank lower in
+  both modes.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ _GLOBAL_CUES = re.compile(
     r"what is in|what's in|what is inside|what are in|what can i find in|what do you know about|describe|"
     r"overview|summar\w*|layout|floor plan|the whole (?:house|place|home|apartment|site|building))\b"
 )
+_MOST = re.compile(r"\b(the most|most of the|more \w+ than|the largest number)\b")
 _ROOM_WORD = re.compile(r"\b(room|area|zone|region|part of the (?:house|home|apartment))\b")
 _WHOLE_PLACE = re.compile(r"\b(how many rooms|the whole|whole (?:house|place|home|apartment|site)|overview|"
                           r"layout|floor plan|everything|all the rooms|entire)\b")
@@ -176,7 +182,12 @@ class Retriever:
             kinds = [kind for kind in _PROTOTYPES for _ in _PROTOTYPES[kind]]
             self._prototypes = (self.m.embedder.embed(texts), kinds)
         vectors, kinds = self._prototypes
-        return kinds[int(np.argmax(vectors @ embedding))]
+        nearest = kinds[int(np.argmax(vectors @ embedding))]
+        # A question about a region names one (a room word, a room type or a region cue, all
+        # handled above); without any, "we want to lounge as a group" is a need, not a region.
+        if nearest == QueryKind.GLOBAL and not _ROOM_WORD.search(lowered):
+            return QueryKind.IMPLICIT
+        return nearest
 
     # --- ranking ------------------------------------------------------------------------
 
@@ -286,7 +297,7 @@ class Retriever:
         m, cfg = self.m, self.m.config
         if m.leaves.n == 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), True)
-        aff = self.affordances(q) if mode == "forest" else None
+        aff = self.affordances(q)
         if allowed is not None and len(allowed) > 16 * cfg.knn_candidates:
             _, near = m.index.search(q, 16 * cfg.knn_candidates)
             named = np.flatnonzero(self._named(categories)) if categories else np.zeros(0, dtype=np.int64)
@@ -296,19 +307,20 @@ class Retriever:
             ids = allowed
         else:
             _, ids = m.index.search(q, max(cfg.knn_candidates, 4 * k))
+            wanted = np.flatnonzero(self._named(categories)) if categories else np.zeros(0, dtype=np.int64)
+            if kind == QueryKind.IMPLICIT and len(aff):
+                wanted = np.union1d(wanted, np.argsort(-aff, kind="stable")[:3])
+            extra = [self._category_leaves(wanted, q, robot_xy)]
             if mode == "forest":
-                _, _, beam_leaves = self.beam(q, query)
-                wanted = np.flatnonzero(self._named(categories)) if categories else np.zeros(0, dtype=np.int64)
-                if kind == QueryKind.IMPLICIT and len(aff):
-                    wanted = np.union1d(wanted, np.argsort(-aff, kind="stable")[:3])
-                ids = np.concatenate([ids, beam_leaves, self._category_leaves(wanted, q, robot_xy)])
+                extra.append(self.beam(q, query)[2])
+            ids = np.concatenate([ids, *extra])
         ids = np.unique(ids.astype(np.int64))
         sem = cosines(m.leaves.vectors(ids), q).astype(np.float64)
-        score = sem.copy()
+        nodes = m.forest.nodes
         if mode == "forest":
-            nodes = m.forest.nodes
             zones = m.forest.leaf_parent[ids]
             rooms = np.where(zones >= 0, nodes.parent[np.maximum(zones, 0)], -1)
+            types = np.where(rooms >= 0, nodes.room_type[np.maximum(rooms, 0)], -1)
             ctx_sum = np.zeros(len(ids))
             ctx_n = np.zeros(len(ids))
             for level_ids in (zones, rooms):
@@ -321,25 +333,40 @@ class Retriever:
                 ctx_sum[ok] += self._room_activity(q, rooms[ok])
                 ctx_n[ok] += 1
             ctx = np.where(ctx_n > 0, ctx_sum / np.maximum(ctx_n, 1), sem)
+            type_names = nodes.room_types
+        else:
+            # The flat baseline: no regions, but the same knowledge per leaf, through the room
+            # label its sightings carry (the spatial context's room type, not a forest node).
+            type_names = sorted(set(m.vocab.room_types.values()))
+            leaf_types = np.array([type_names.index(m.vocab.room_types[r]) if r in m.vocab.room_types else -1
+                                   for r in m.leaves.room[ids].tolist()], dtype=np.int64)
+            types = leaf_types
+            ctx = sem
+            if kind == QueryKind.IMPLICIT and type_names:
+                activity = self.matcher().activity(q)
+                by_type = np.array([activity.get(t, -1.0) for t in type_names] + [-1.0])
+                act = by_type[leaf_types]
+                ctx = np.where((leaf_types >= 0) & (act > -1.0), (sem + act) / 2.0, sem)
+        if kind == QueryKind.IMPLICIT:
+            w_ctx, w_aff = cfg.context_weight_implicit, cfg.affordance_weight
+            leaf_aff = np.where(aff[m.leaves.category[ids]] >= 0, aff[m.leaves.category[ids]], sem)
+            score = (1.0 - w_ctx - w_aff) * sem + w_ctx * ctx + w_aff * leaf_aff
+        else:
+            w_ctx = cfg.context_weight_explicit
+            score = (1.0 - w_ctx) * sem + w_ctx * ctx
+        if categories:
+            named = self._named(categories)
             if kind == QueryKind.IMPLICIT:
-                w_ctx, w_aff = cfg.context_weight_implicit, cfg.affordance_weight
-                leaf_aff = np.where(aff[m.leaves.category[ids]] >= 0, aff[m.leaves.category[ids]], sem)
-                score = (1.0 - w_ctx - w_aff) * sem + w_ctx * ctx + w_aff * leaf_aff
-            else:
-                w_ctx = cfg.context_weight_explicit
-                score = (1.0 - w_ctx) * sem + w_ctx * ctx
-            if categories:
-                named = self._named(categories)
-                if kind == QueryKind.IMPLICIT:
-                    # A need that names a thing ("I need more printer paper") is met by what serves
-                    # it (a paper shelf), not by the thing named: the bonus goes only to named
-                    # categories whose uses match the need about as well as the best category's.
-                    named &= (aff < 0) | (aff >= aff.max() - cfg.affordance_margin)
-                score += cfg.category_match_bonus * named[m.leaves.category[ids]]
-            if room_types:
-                wanted = [nodes.room_types.index(t) for t in room_types if t in nodes.room_types]
-                types = np.where(rooms >= 0, nodes.room_type[np.maximum(rooms, 0)], -1)
-                score += cfg.room_match_bonus * np.isin(types, wanted)
+                # A need that names a thing ("I need more printer paper") is met by what serves
+                # it (a paper shelf), not by the thing named: the bonus goes only to named
+                # categories whose uses match the need about as well as the best category's.
+                named &= (aff < 0) | (aff >= aff.max() - cfg.affordance_margin)
+            score += cfg.category_match_bonus * named[m.leaves.category[ids]]
+        if room_types:
+            wanted = [type_names.index(t) for t in room_types if t in type_names]
+            score += cfg.room_match_bonus * np.isin(types, wanted)
+        retired = m.absence.retired(m.leaves.n)[ids]
+        score -= cfg.retired_penalty * retired
         if robot_xy is not None:
             distance = np.linalg.norm(m.leaves.position[ids, :2] - robot_xy, axis=1)
             score -= cfg.proximity_weight * np.minimum(distance / 20.0, 1.0)
@@ -391,11 +418,20 @@ class Retriever:
             score += cfg.room_match_bonus * np.isin(types, [nodes.room_types.index(t) for t in room_types
                                                             if t in nodes.room_types])
         if categories:
-            names = set(categories) | set(nodes_names(self, categories))
+            # Region-level reasoning from the rooms' category counts: the share of the named
+            # things a room holds ("which room has both a desk and a bookshelf?") and, when the
+            # question asks for the most, how many it holds against the best room.
+            wanted_names = [{c, *nodes_names(self, [c])} for c in categories]
             is_room = levels == ROOM
-            has = np.zeros(len(ids), dtype=bool)
-            has[is_room] = [not names.isdisjoint(nodes.info[i].category_counts) for i in ids[is_room].tolist()]
-            score += cfg.category_match_bonus * has
+            share = np.zeros(len(ids))
+            count = np.zeros(len(ids))
+            for row in np.flatnonzero(is_room).tolist():
+                held = nodes.info[int(ids[row])].category_counts
+                share[row] = np.mean([not names.isdisjoint(held) for names in wanted_names])
+                count[row] = sum(held.get(n, 0) for names in wanted_names for n in names)
+            score += cfg.category_match_bonus * share
+            if _MOST.search(query.lower()) and count.max() > 0:
+                score += cfg.category_match_bonus * count / count.max()
         if robot_xy is not None:
             distance = np.linalg.norm(nodes.position[ids, :2] - robot_xy, axis=1)
             score -= cfg.proximity_weight * np.minimum(distance / 20.0, 1.0)

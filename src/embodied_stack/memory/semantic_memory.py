@@ -11,13 +11,14 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from embodied_stack.memory import persist
+from embodied_stack.memory.absence import AbsenceTracker, View
 from embodied_stack.memory.answering import Answerer, build_hits, template_answer, temporal_query
 from embodied_stack.memory.config import MemoryConfig
 from embodied_stack.memory.errors import (
@@ -90,6 +91,7 @@ class SemanticMemory:
         self.forest = Forest(self.leaves, self.vocab, cfg, self.embedder, self.summariser)
         self.index = VectorIndex(embedder.dim, flat_max=cfg.flat_index_max, nprobe=cfg.ivf_nprobe)
         self.sightings = SightingLog()
+        self.absence = AbsenceTracker()
         self.retriever = Retriever(self, scorer)
         self.committed_vocab: dict[str, int] = {}
         self.committed_edges: dict[int, np.ndarray] = {}
@@ -226,8 +228,12 @@ class SemanticMemory:
 
     # --- ingest ---------------------------------------------------------------------------
 
-    def ingest(self, observations: Iterable[Observation | Mapping[str, Any]]) -> IngestReport:
+    def ingest(self, observations: Iterable[Observation | Mapping[str, Any]], views: Sequence[View] = ()) -> IngestReport:
         """Fuse observations into leaves and update the branches they touch, batch by batch.
+
+        ``views``: the camera views the observations were perceived through (all of them,
+        including views where nothing was detected); after fusing, every leaf that should have
+        been seen in one and was not counts a miss (negative evidence, :mod:`.absence`).
 
         Bad observations are rejected (with the reason) and never reach the leaves or the store.
         Each batch is committed before the next one is fused. A long call reads a few batches
@@ -250,6 +256,11 @@ class SemanticMemory:
                 self._ingest_batch(*ahead.popleft(), report)
         finally:
             self._land_all()
+        if views:
+            n = self.leaves.n
+            names = self.vocab.categories
+            self.absence.look(views, self.leaves.position[:n], self.leaves.extent[:n], self.leaves.last_seen[:n],
+                              [names[int(c)] for c in self.leaves.category[:n]])
         report.rejected.sort(key=lambda r: r.index)
         report.texts_embedded = self.embedder.misses - misses
         report.duration_s = time.perf_counter() - start
@@ -380,6 +391,9 @@ class SemanticMemory:
         index = self.vocab.rooms.add(room_id)
         if index not in self.vocab.room_types:
             kind = self.spatial.room_category(room_id) if self.spatial is not None else ""
+            confidence = getattr(self.spatial, "room_confidence", None)
+            if kind and callable(confidence):  # the robot's own rooms: typed with a confidence
+                self.vocab.room_type_confidences[index] = float(confidence(room_id))
             if not kind:
                 words = normalize_phrase(room_id.replace("_", " ")).split()
                 kind = next((k for n in range(len(words), 0, -1)
@@ -388,8 +402,15 @@ class SemanticMemory:
                 self.vocab.room_types[index] = kind
         return index
 
-    def _rooms_for(self, xy: np.ndarray, given: list[str | None]) -> np.ndarray:
-        found = self.spatial.room_of(xy) if self.spatial is not None else [None] * len(xy)
+    def _rooms_for(self, xyz: np.ndarray, given: list[str | None]) -> np.ndarray:
+        """Room index of each (N, 3) point: the spatial context's room (by height too when it
+        knows several storeys), else the room the observation named, else -1."""
+        if self.spatial is None:
+            found: list[str | None] = [None] * len(xyz)
+        elif hasattr(self.spatial, "room_of_xyz"):
+            found = self.spatial.room_of_xyz(xyz)
+        else:
+            found = self.spatial.room_of(xyz[:, :2])
         return np.array([self._room_index(r) if r else (self._room_index(g) if g else -1)
                          for r, g in zip(found, given, strict=True)], dtype=np.int32)
 
@@ -409,14 +430,14 @@ class SemanticMemory:
             confidence=np.array([o.confidence for o in batch], dtype=np.float32),
             timestamp=np.array([o.timestamp for o in batch], dtype=np.float64),
             caption=np.array([vocab.captions.add(t) for t in captions], dtype=np.int32),
-            room=self._rooms_for(positions[:, :2], [o.room for o in batch]),
+            room=self._rooms_for(positions, [o.room for o in batch]),
             view_xy=poses[:, :2], track=[o.object_id for o in batch], embedding=embeddings,
         )
         cfg = self.config
         fusion = self.leaves.fuse(columns, distance_m=cfg.fusion_distance_m, min_similarity=cfg.fusion_min_similarity,
                                   move_m=cfg.recluster_move_m)
         if self.spatial is not None and len(fusion.moved):
-            self.leaves.room[fusion.moved] = self._rooms_for(self.leaves.position[fusion.moved, :2],
+            self.leaves.room[fusion.moved] = self._rooms_for(self.leaves.position[fusion.moved],
                                                              [None] * len(fusion.moved))
         extras = {i: {k: v for k, v in (("object_id", o.object_id), ("attributes", dict(o.attributes))) if v}
                   for i, o in enumerate(batch) if o.object_id or o.attributes}
@@ -497,6 +518,24 @@ class SemanticMemory:
         self._index_dirty = True
         if self._store is not None:
             persist.write_nodes(self._store, self, set(self.forest.nodes.ids().tolist()), set(), full=True)
+
+    def set_spatial(self, spatial: SpatialContext | None) -> None:
+        """Adopt a new spatial context (e.g. the rooms the robot segmented from its own map once
+        exploration is done): every leaf's room is derived again from it, room types are asked
+        of it again, and the hierarchy is rebuilt (and written, with a store)."""
+        self._land_all()
+        self.spatial = spatial
+        self.vocab.room_types.clear()
+        self.vocab.room_type_confidences.clear()
+        n = self.leaves.n
+        if n:
+            self.leaves.room[:n] = self._rooms_for(self.leaves.position[:n], [None] * n)
+        if self._store is not None:
+            self.committed_vocab.pop("room_types", None)
+            with self._store.transaction() as conn:
+                conn.execute("DELETE FROM room_types")
+                persist._write_vocab(conn, self)
+        self.rebuild()
 
     # --- queries --------------------------------------------------------------------------
 

@@ -69,6 +69,34 @@ def load_spatial(spec: str, rooms_file: str = "", robot_radius_m: float = 0.18) 
     raise ValueError(f"spatial {spec!r}: expected '', 'rooms:FILE.npz', 'map:FILE.yaml' or 'scene:FILE.scene.json' (oracle)")
 
 
+class RoomsFile:
+    """The robot's rooms file (a :class:`~embodied_stack.memory.rooms.RoomMap` ``.npz``) that
+    another process rewrites as its map grows (the ROS sensing node): :meth:`poll` loads it
+    again only when it changed, so the memory node can adopt the newest rooms."""
+
+    def __init__(self, path: str | Path) -> None:
+        if not str(path).strip():
+            raise ValueError("rooms file path is empty; expected 'rooms:FILE.npz'")
+        self.path = Path(path).expanduser()
+        self._stamp: tuple[int, int] | None = None
+
+    def poll(self) -> Any:
+        """The room map when the file is new or changed since the last call, else None (also
+        while it does not exist yet); SpatialContextError when it cannot be read."""
+        from embodied_stack.memory.rooms import RoomMap
+
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp == self._stamp:
+            return None
+        room_map = RoomMap.load(self.path)
+        self._stamp = stamp
+        return room_map
+
+
 def _open_memory(config: MemoryConfig, store: Path | None, *, create: bool, spatial: Any = None) -> Any:
     from embodied_stack.memory.semantic_memory import SemanticMemory
 
@@ -164,6 +192,16 @@ class MemoryService:
         except FAILURES as err:
             logger.warning("closing the previous memory failed: %s", err)
         return Outcome(True, value=source)
+
+    def set_spatial(self, spatial: Any) -> Outcome:
+        """Adopt a new navigable map and rooms (e.g. the robot's newest rooms): leaves are
+        re-roomed and the hierarchy rebuilt; loads keep it."""
+        try:
+            self.memory.set_spatial(spatial)
+        except FAILURES as err:
+            return Outcome(False, f"new rooms refused: {err}")
+        self.spatial = spatial
+        return Outcome(True, value=spatial)
 
     def stats(self) -> Any:
         return self.memory.stats()

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from embodied_stack.memory.absence import AbsenceTracker
 from embodied_stack.memory.config import MemoryConfig
 from embodied_stack.memory.forest import Forest, Vocab
 from embodied_stack.memory.index import VectorIndex
@@ -33,6 +34,7 @@ class MemoryState(Protocol):
     forest: Forest
     index: VectorIndex
     sightings: SightingLog
+    absence: AbsenceTracker
     committed_vocab: dict[str, int]
     committed_edges: dict[int, np.ndarray]
 

@@ -35,6 +35,8 @@ class NodeDigest:
     n_leaves: int
     room_id: str | None = None
     room_category: str | None = None
+    room_category_confidence: float = 1.0
+    """How sure the spatial context is of ``room_category`` (the robot's typing confidence)."""
     children_names: Sequence[str] = field(default_factory=list)
     """Names of the children (buildings and the site; read lazily: the site has thousands)."""
     captions: list[str] = field(default_factory=list)
@@ -54,8 +56,9 @@ class Summary:
     """The text that is embedded for retrieval."""
     room_type: str | None = None
     room_confidence: float = 0.0
-    """1 when the room segmentation gave the type, else the share of the category vote, scaled
-    down for nodes of fewer than 3 objects."""
+    """The spatial context's confidence when it gave the type (1 for scene rooms, the robot's
+    typing confidence for its own rooms), else the share of the category vote, scaled down for
+    nodes of fewer than 3 objects."""
 
 
 @runtime_checkable
@@ -70,9 +73,10 @@ class ExtractiveSummariser:
         self.knowledge = knowledge or default_knowledge()
 
     def room_type(self, digest: NodeDigest) -> tuple[str | None, float]:
-        """The node's room type and how sure it is (1 when the segmentation says so)."""
+        """The node's room type and how sure it is (the spatial context's confidence when it says so)."""
         if digest.room_category:
-            return self.knowledge.canonical_room(digest.room_category) or digest.room_category, 1.0
+            return (self.knowledge.canonical_room(digest.room_category) or digest.room_category,
+                    float(digest.room_category_confidence))
         if digest.level > 2:
             return None, 0.0
         guess, share = self.knowledge.vote_room(digest.category_counts)

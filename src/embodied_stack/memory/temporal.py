@@ -25,7 +25,7 @@ _TODAY = re.compile(r"\btoday\b")
 TEMPORAL_CUES = re.compile(
     r"\b(when|what time|how long ago|last (?:saw|seen|see|time)|first (?:saw|seen|see|time)|yesterday|today|"
     r"tonight|last night|this (?:morning|afternoon|evening)|earlier today|ago|recently|(?:in|during|within|over) "
-    r"the (?:last|past))\b"
+    r"the (?:last|past)|has anything (?:moved|changed)|(?:been )?moved|disappeared|still there|anything new)\b"
 )
 _STRIP = re.compile(
     r"\b(when|what time|how long ago|did you|have you|do you|last|first|time|seen|saw|see|noticed|notice|"

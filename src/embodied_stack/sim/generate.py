@@ -139,7 +139,8 @@ def generate_scene(
     success_distance_m: float = 1.0,
     agent_radius_m: float = 0.18,
 ) -> Scene:
-    """A furnished ``kind`` ("home" or "office") with ``rooms`` rooms (default: drawn, 5-8)."""
+    """A furnished ``kind`` ("home" or "office") with ``rooms`` rooms (default: drawn, 5-8). Large
+    sites: :func:`embodied_stack.sim.site.generate_site`."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     vocab = vocabulary or load_vocabulary()
@@ -164,10 +165,11 @@ def generate_scene(
         placed[room.id] = furnisher.furnish(vocab.objects)
     objects = [o for room in room_list for o in to_scene_objects(room, placed[room.id], counters)]
     scene = Scene(name=bare.name, rooms=room_list, doors=doors, objects=objects)
-    return _drop_unreachable(scene, vocab, success_distance_m, agent_radius_m)
+    return drop_unreachable(scene, vocab, success_distance_m, agent_radius_m)
 
 
-def _drop_unreachable(scene: Scene, vocab: Vocabulary, success_distance_m: float, agent_radius_m: float) -> Scene:
+def drop_unreachable(scene: Scene, vocab: Vocabulary, success_distance_m: float, agent_radius_m: float,
+                     keep: frozenset[str] | set[str] = frozenset()) -> Scene:
     """Make the scene pass the navigation checks by removing furniture.
 
     First, while free space is split, remove the least important object (lowest room prior,
@@ -177,13 +179,16 @@ def _drop_unreachable(scene: Scene, vocab: Vocabulary, success_distance_m: float
     """
     for _ in range(len(scene.objects) + 1):
         navmap = NavMap.from_scene(scene, agent_radius_m=agent_radius_m)
-        bad = _blockers(scene, navmap, vocab)
+        bad = _blockers(scene, navmap, vocab, keep)
         if not bad:
             bad = set(unreachable_objects(scene, navmap, success_distance_m))
         if not bad:
             _check_rooms(scene, navmap)
             return scene
         bad |= _stacked_on(scene, bad)
+        bad -= {o.id for o in scene.objects if o.category in keep}
+        if not bad:
+            raise ValueError(f"scene {scene.name!r}: only kept objects ({sorted(keep)}) block the navigation checks")
         logger.debug("%s: dropping %s", scene.name, sorted(bad))
         scene = Scene(name=scene.name, rooms=scene.rooms, doors=scene.doors,
                       objects=[o for o in scene.objects if o.id not in bad])
@@ -204,7 +209,7 @@ def unreachable_objects(scene: Scene, navmap: NavMap, success_distance_m: float 
     return out
 
 
-def _blockers(scene: Scene, navmap: NavMap, vocab: Vocabulary) -> set[str]:
+def _blockers(scene: Scene, navmap: NavMap, vocab: Vocabulary, keep: frozenset[str] | set[str] = frozenset()) -> set[str]:
     """For each cut-off free region of at least :data:`MIN_POCKET_M2`, the least important
     floor object bordering both it and the main component."""
     labels = navmap.components()
@@ -218,8 +223,8 @@ def _blockers(scene: Scene, navmap: NavMap, vocab: Vocabulary) -> set[str]:
         if label in (0, main):
             continue
         pocket = navmap.grid_to_world(np.argwhere(labels == label))
-        candidates = [o for o in scene.objects
-                      if o.center[2] - o.size[2] / 2 < 1.0 and _near(pocket, o, reach) and _near(main_xy, o, reach)]
+        candidates = [o for o in scene.objects if o.category not in keep
+                      and o.center[2] - o.size[2] / 2 < 1.0 and _near(pocket, o, reach) and _near(main_xy, o, reach)]
         if candidates:
             prior = {o.id: vocab.objects[o.category].rooms.get(rooms[o.room], 0.0) if o.category in vocab.objects else 0.0
                      for o in candidates}

@@ -22,6 +22,8 @@ from embodied_stack.sim.errors import SceneFormatError
 
 SCENE_FORMAT = "embodied-stack.scene/1"
 DOOR_HEIGHT_M = 2.0
+STOREY_GAP_M = 2.0
+"""Rooms whose floors differ by this much or more are on different storeys (FORMATS.md)."""
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +126,34 @@ class Scene:
                     out[i] = room.id
         return out
 
+    def storey_floors(self) -> list[float]:
+        """The floor heights of the scene's storeys, lowest first: rooms whose ``floor_z`` differ
+        by less than :data:`STOREY_GAP_M` (a step between rooms) are on the same storey."""
+        floors: list[float] = []
+        for z in sorted({r.floor_z for r in self.rooms}):
+            if not floors or z - floors[-1] >= STOREY_GAP_M:
+                floors.append(z)
+        return floors
+
+    def storey_of_room(self, room_id: str) -> int:
+        """Index (0 lowest) of the storey a room is on."""
+        z = self.room_by_id(room_id).floor_z
+        return max(i for i, f in enumerate(self.storey_floors()) if f <= z + 1e-9)
+
+    def storey(self, index: int) -> Scene:
+        """One storey as a single-floor scene (its rooms, the doors between them, their objects):
+        the embedded simulator and the navigable map work on one floor plan at a time. A
+        single-storey scene is returned as it is."""
+        floors = self.storey_floors()
+        if not 0 <= index < len(floors):
+            raise IndexError(f"scene {self.name!r} has {len(floors)} storey(s); no storey {index}")
+        if len(floors) == 1:
+            return self
+        rooms = [r for r in self.rooms if self.storey_of_room(r.id) == index]
+        ids = {r.id for r in rooms}
+        return Scene(name=f"{self.name}@{index}", rooms=rooms, doors=[d for d in self.doors if set(d.rooms) <= ids],
+                     objects=[o for o in self.objects if o.room in ids], source=self.source)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": SCENE_FORMAT,
@@ -148,6 +178,50 @@ class Scene:
     @classmethod
     def from_dict(cls, data: Any, *, path: str = "<scene>") -> Scene:
         return _parse_scene(data, path)
+
+
+CHANGE_ACTIONS = ("move", "remove", "add")
+
+
+def apply_changes(scene: Scene, changes: Any) -> Scene:
+    """The scene after some changes (objects moved, removed or added between survey passes).
+
+    Each change is a mapping: ``{"action": "move", "object": id, "room": room id, "center":
+    [x, y, z], "yaw": radians (optional)}``, ``{"action": "remove", "object": id}`` or
+    ``{"action": "add", "object": {...a scene/1 object...}}``. Rooms and doors never change.
+
+    Raises:
+        KeyError: an unknown object or room id; ValueError: a malformed change or a duplicate id.
+    """
+    objects = {o.id: o for o in scene.objects}
+    for i, change in enumerate(changes):
+        action = change.get("action") if isinstance(change, dict) else None
+        if action not in CHANGE_ACTIONS:
+            raise ValueError(f"change {i}: action must be one of {CHANGE_ACTIONS}, got {action!r}")
+        if action == "add":
+            obj = _parse_object(_Fields("<change>"), change.get("object"), f"changes[{i}].object",
+                                {r.id for r in scene.rooms})
+            if obj.id in objects:
+                raise ValueError(f"change {i}: object id {obj.id!r} already exists")
+            scene.room_by_id(obj.room)
+            objects[obj.id] = obj
+            continue
+        oid = change.get("object")
+        if oid not in objects:
+            raise KeyError(f"change {i}: no object {oid!r} in scene {scene.name!r}")
+        if action == "remove":
+            del objects[oid]
+            continue
+        room = change.get("room", objects[oid].room)
+        scene.room_by_id(room)
+        center = change.get("center")
+        if not (isinstance(center, list) and len(center) == 3 and all(isinstance(v, (int, float)) for v in center)):
+            raise ValueError(f"change {i}: move needs a center of 3 numbers, got {center!r}")
+        old = objects[oid]
+        objects[oid] = SceneObject(oid, old.category, room, tuple(float(v) for v in center),  # type: ignore[arg-type]
+                                   old.size, float(change.get("yaw", old.yaw)), old.color, old.description)
+    return Scene(name=scene.name, rooms=scene.rooms, doors=scene.doors, objects=list(objects.values()),
+                 source=scene.source)
 
 
 def load_scene(path: str | Path) -> Scene:
