@@ -7,6 +7,13 @@ Every node takes `params_file` (defaults documented in params/embodied_stack.yam
 other nodes run on the simulator's /clock (`use_sim_time`), the bridge on its own clock. The
 robot explores on its own (`explore:=true`) whenever no task drives it, and the memory starts
 empty in RAM on every run unless `store_dir` names a store under `memory_root`.
+
+Nothing from the scene file reaches the memory (the no-oracle path of `eval memory`): sensing runs
+the simulated detector with realistic errors (`detector: sim:realistic` in the params file), builds
+the robot's own floor plan from depth at its tf pose and writes the rooms it segments and types
+from what it saw to `<memory_root>/robot_rooms.npz`; the memory reads them from there
+(`spatial: rooms:FILE`). The simulator's true map and rooms (`spatial: scene:FILE`) are an
+oracle for ablations only: pass a params file that sets them.
 """
 
 from launch.actions import DeclareLaunchArgument
@@ -20,6 +27,7 @@ from launch import LaunchDescription
 
 PACKAGE = "embodied_stack_ros"
 DEFAULT_SCENE = "home_0001.scene.json"  # one of the scenes shipped in sim/scenes
+ROOMS_FILE = "robot_rooms.npz"  # the robot's own rooms: written by sensing, read by memory
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -59,8 +67,10 @@ def generate_launch_description() -> LaunchDescription:
              parameters=[params_file, {"use_sim_time": False,
                                        "scene": ParameterValue(LaunchConfiguration("scene"), value_type=str),
                                        "explore": ParameterValue(LaunchConfiguration("explore"), value_type=bool)}]),
-        node("sensing"),
-        node("memory", {"spatial": ParameterValue(["scene:", LaunchConfiguration("scene")], value_type=str),
+        node("sensing", {"rooms_file": ParameterValue([LaunchConfiguration("memory_root"), "/", ROOMS_FILE],
+                                                      value_type=str)}),
+        node("memory", {"spatial": ParameterValue(["rooms:", LaunchConfiguration("memory_root"), "/", ROOMS_FILE],
+                                                  value_type=str),
                         "store_dir": ParameterValue(LaunchConfiguration("store_dir"), value_type=str),
                         "memory_root": ParameterValue(LaunchConfiguration("memory_root"), value_type=str)}),
         node("planner"),

@@ -5,7 +5,9 @@ Subscribes to ``memory/observations`` (ObjectObservationArray) and ingests every
 ``map_frame`` is moved into it through tf at its stamp. Serves ``memory/query`` (QueryMemory),
 ``memory/save`` and ``memory/load`` (paths inside the ``memory_root`` parameter only), and
 publishes, latched and at most every ``markers_period_s``, ``memory/markers`` (MarkerArray of
-the forest for RViz) and ``memory/stats`` (MemoryStats) after a change.
+the forest for RViz) and ``memory/stats`` (MemoryStats) after a change. With
+``spatial: rooms:FILE`` (the robot's own rooms, written by the sensing node) it checks the file
+every ``spatial_reload_s`` and adopts a newer version (leaves re-roomed, forest rebuilt).
 
 Threads: a MultiThreadedExecutor with three callback groups - ingestion (the observations and
 the markers timer), requests (query, save, load) and tf (the listener's own reentrant group) -
@@ -29,7 +31,7 @@ from tf2_ros import Buffer, TransformException, TransformListener
 from visualization_msgs.msg import MarkerArray
 
 from embodied_stack.memory.config import MemoryConfig
-from embodied_stack.memory.service import FAILURES, MemoryService, load_spatial
+from embodied_stack.memory.service import FAILURES, MemoryService, RoomsFile, load_spatial
 from embodied_stack_ros import conversions, qos
 from embodied_stack_ros.errors import ParameterError
 from embodied_stack_ros.markers import forest_markers
@@ -48,8 +50,11 @@ class MemoryNode(Node):
         self.params = declare_parameters(self, node_param_specs("memory"))
         p = self.params
         config: MemoryConfig = config_from_params(MemoryConfig, p, self.get_name())
+        spec = str(p["spatial"])
         try:
-            spatial = load_spatial(str(p["spatial"]), str(p["rooms_file"]), float(p["robot_radius_m"]))
+            self._rooms = RoomsFile(spec.partition(":")[2]) if spec.startswith("rooms:") else None
+            spatial = self._rooms.poll() if self._rooms is not None else \
+                load_spatial(spec, str(p["rooms_file"]), float(p["robot_radius_m"]))
             self.service = MemoryService(config, str(p["store_dir"]), int(p["default_k"]), int(p["max_k"]), spatial)
         except FAILURES as err:
             raise ParameterError(f"memory: cannot start with store {p['store_dir']!r} under {p['memory_root']!r} and "
@@ -68,6 +73,8 @@ class MemoryNode(Node):
         self.create_service(SaveMemory, "memory/save", self._on_save, callback_group=request_group)
         self.create_service(LoadMemory, "memory/load", self._on_load, callback_group=request_group)
         self.create_timer(float(p["markers_period_s"]), self._publish_state, callback_group=ingest_group)
+        if self._rooms is not None:
+            self.create_timer(float(p["spatial_reload_s"]), self._reload_rooms, callback_group=ingest_group)
         self._publish_state()
         stats = self.service.stats()
         self.get_logger().info(f"memory ready: {stats.leaves} objects, {stats.nodes} clusters, "
@@ -105,6 +112,23 @@ class MemoryNode(Node):
         for rejected in outcome.value.rejected:
             self.get_logger().error(f"memory refused observation {rejected.index}: {rejected.reason}")
         self._dirty = True
+
+    def _reload_rooms(self) -> None:
+        """Adopt the robot's rooms file when the sensing node has written a newer one."""
+        try:
+            room_map = self._rooms.poll()
+        except FAILURES as err:
+            self.get_logger().error(f"cannot read the rooms file: {err}", throttle_duration_sec=5.0)
+            return
+        if room_map is None:
+            return
+        with self._lock:
+            outcome = self.service.set_spatial(room_map)
+        if not outcome.success:
+            self.get_logger().error(outcome.error)
+            return
+        self._dirty = True
+        self.get_logger().info(f"rooms from the robot's map: {len(room_map.room_ids)}")
 
     def _robot_pose(self, request: Any) -> Any:
         """The request's robot pose in ``map_frame``; ValueError when it cannot be used."""

@@ -230,12 +230,28 @@ ROBOT_FRAME = ParamSpec("robot_frame", "base_link", "The robot's body frame (REP
 
 NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
     "sensing": FRAMES + (
-        ParamSpec("detector", "semantic",
-                  "Detector backend: 'semantic' (the simulator's instance image and table), "
+        ParamSpec("detector", "sim:realistic",
+                  "Detector backend: 'sim:PRESET' (the simulated detector on the simulator's instance image: "
+                  "misses, label confusion, false positives, no instance ids; presets clean, realistic, hard), "
+                  "'semantic' (the simulator's ground-truth instance table: an oracle, for ablations only), "
                   "'owlv2:DIR' (an OWLv2 model saved in DIR, prompted with `vocabulary`) or 'vision_msgs' "
                   "(the robot's own detector: vision_msgs/Detection2DArray on `detections_2d`, lifted to 3D "
                   "with the depth image).",
-                  choices=("semantic", "owlv2:", "vision_msgs"), prefix_choices=True),
+                  choices=("sim:clean", "sim:realistic", "sim:hard", "semantic", "owlv2:", "vision_msgs"),
+                  prefix_choices=True),
+        ParamSpec("detector_seed", 0, "Seed of the simulated detector's error draws.", min_value=0,
+                  max_value=2**31 - 1),
+        ParamSpec("embedder", "default", "Text embedder (loaded offline) that compares labels in fusion and "
+                  "types rooms from their objects: 'default' (all-MiniLM-L6-v2) or any embedder spec."),
+        ParamSpec("rooms_file", "", "Where to write the robot's own rooms (a RoomMap .npz: its floor plan from "
+                  "depth at the tf pose, segmented at doorways, rooms typed from the confirmed tracks) for "
+                  "the memory node's `spatial: rooms:FILE`; '' = build no map."),
+        ParamSpec("rooms_period_s", 20.0, "How often the rooms are segmented, typed and written (s).",
+                  min_value=0.5, max_value=3600.0),
+        ParamSpec("camera_height_m", 0.88, "Height of the camera above the floor (m): splits depth points into "
+                  "floor, furniture and walls for the robot's map.", min_value=0.05, max_value=3.0),
+        ParamSpec("robot_radius_m", 0.18, "Robot radius (m): navigable cells of the robot's map keep this "
+                  "clearance.", min_value=0.0, max_value=2.0),
         ParamSpec("detections_3d", False, "Also subscribe to `detections_3d` (vision_msgs/Detection3DArray, "
                   "boxes in any tf frame) and forward them as observations in map_frame."),
         ParamSpec("vocabulary", ["chair", "table", "sofa", "bed", "refrigerator", "sink", "toilet", "tv"],
@@ -257,8 +273,13 @@ NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
         ParamSpec("store_dir", "default", "Store directory under memory_root, opened (or created) at start "
                   "and written after every ingested batch; '' keeps the memory in RAM only."),
         ParamSpec("spatial", "", "Navigable map and rooms, for reachable target poses and room-aware clusters: "
-                  "'scene:FILE' (a scene/1 file: the simulator's navigable map), 'map:FILE.yaml' (a map_server "
-                  "occupancy map), or '' for none.", choices=("", "scene:", "map:"), prefix_choices=True),
+                  "'rooms:FILE.npz' (the robot's own rooms, written by the sensing node's `rooms_file`; read "
+                  "again whenever the file changes, none until it exists), 'map:FILE.yaml' (a map_server "
+                  "occupancy map), 'scene:FILE' (a scene/1 file: the simulator's true navigable map and rooms, "
+                  "an oracle for ablations only), or '' for none.",
+                  choices=("", "rooms:", "scene:", "map:"), prefix_choices=True),
+        ParamSpec("spatial_reload_s", 5.0, "With 'rooms:', how often to check the rooms file for a newer "
+                  "version (s).", min_value=0.1, max_value=3600.0),
         ParamSpec("rooms_file", "", "With 'map:', a scene/1 file whose room polygons name the rooms; '' segments "
                   "rooms from the map."),
         ParamSpec("robot_radius_m", 0.18, "Robot radius for the navigable map (m).", min_value=0.0, max_value=2.0),
@@ -278,7 +299,17 @@ NODE_PARAMS: dict[str, tuple[ParamSpec, ...]] = {
                   min_value=0.0, max_value=600.0),
         ParamSpec("navigator", "policy", "Who drives NAVIGATE_TO subgoals: 'policy' (the policy node, over "
                   "planner/subgoal) or 'nav2' (nav2's NavigateToPose action on `nav2_action`); EXPLORE and "
-                  "SEARCH subgoals always go to the policy node.", choices=("policy", "nav2")),
+                  "SEARCH subgoals run the planner's own search (`search`).", choices=("policy", "nav2")),
+        ParamSpec("search", "memory", "How EXPLORE and SEARCH subgoals look for what the memory lacks: 'memory' "
+                  "(memory-guided object search over the robot's own depth map, the one `run task` and the demo "
+                  "use; the planner drives with policy/action and perceives through memory/observations), "
+                  "'frontier' (nearest frontier first, the baseline) or 'off' (the policy node turns in place).",
+                  choices=("memory", "frontier", "off")),
+        ParamSpec("search_steps", 600, "Action budget of one search.", min_value=1, max_value=100000),
+        ParamSpec("search_step_timeout_s", 5.0, "Longest wait for the camera frame after a search action (s).",
+                  min_value=0.1, max_value=600.0),
+        ParamSpec("camera_height_m", 0.88, "Height of the camera above the floor (m), for the search's depth map.",
+                  min_value=0.05, max_value=5.0),
         ParamSpec("nav2_action", "navigate_to_pose", "NavigateToPose action server used when navigator is 'nav2'."),
         ParamSpec("verify_goal", True, "A task succeeds only when its goal holds: after the last navigation, the "
                   "memory must hold an object of the target's category within success_distance_m of the robot."),

@@ -6,12 +6,18 @@ Detection2DArray, on separate topics with the same or nearly the same stamps;
 :class:`FrameAssembler` keeps the last few of each and hands out the newest complete set,
 dropping everything older (the node processes at most
 ``max_rate_hz`` frames per second, so most frames are skipped on purpose).
+:class:`RobotMap` is the robot's own floor plan from those frames (depth and the tf pose
+estimate) and, every ``rooms_period_s``, its rooms typed from the confirmed tracks, written to a
+file the memory node reads (the same code as ``eval memory``: no scene-file knowledge).
 """
 
 from __future__ import annotations
 
 import collections
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,11 +100,18 @@ def decode_frame(frame: FrameMessages) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return rgb, depth, instance
 
 
+def needs_instances(spec: str) -> bool:
+    """Whether a ``detector`` spec reads the simulator's instance image and table: ``sim``,
+    ``sim:PRESET`` (the simulated detector with realistic errors) and ``semantic`` (the oracle)."""
+    return spec == "semantic" or spec == "sim" or spec.startswith("sim:")
+
+
 def make_detector(spec: str, vocabulary: list[str]) -> Detector | None:
-    """The detector a ``detector`` parameter names; None for 'semantic' (it needs the
-    simulator's instance table, which arrives on a topic) and 'vision_msgs' (the detections
-    arrive on a topic with each frame)."""
-    if spec in ("semantic", "vision_msgs"):
+    """The detector a ``detector`` parameter names; None for 'sim[:PRESET]' and 'semantic' (they
+    need the simulator's instance table, which arrives on a topic:
+    :func:`embodied_stack.perception.simulator_detector` builds them then) and 'vision_msgs'
+    (the detections arrive on a topic with each frame)."""
+    if needs_instances(spec) or spec == "vision_msgs":
         return None
     from embodied_stack.perception.owlv2 import Owlv2Detector
 
@@ -116,3 +129,74 @@ def make_captioner(spec: str) -> Captioner:
         return BlipCaptioner(spec.split(":", 1)[1])
     except BackendError as err:
         raise ParameterError(f"sensing: parameter 'captioner' is {spec!r}: {err}") from err
+
+
+class RobotMap:
+    """The robot's floor plan from its depth frames and pose estimate, and the rooms in it.
+
+    Args:
+        camera_height_m: the camera's height above the floor (splits floor, furniture, walls).
+        robot_radius_m: the robot's radius (navigable cells keep this clearance).
+        embed: the text embedder that types rooms from their objects (None: votes only).
+        resolution_m, size_m: the grid (centred on the first frame's camera position).
+    """
+
+    def __init__(self, camera_height_m: float, robot_radius_m: float,
+                 embed: Callable[[list[str]], np.ndarray] | None = None, *, resolution_m: float = 0.05,
+                 size_m: float = 60.0) -> None:
+        self.camera_height_m = float(camera_height_m)
+        self.robot_radius_m = float(robot_radius_m)
+        self.embed = embed
+        self.resolution_m = float(resolution_m)
+        self.size_m = float(size_m)
+        self.mapper: Any = None
+        self._typer: Any = None
+        self._written: tuple[int, int] | None = None
+
+    def integrate(self, depth_m: np.ndarray, intrinsics: Any, T_map_camera: np.ndarray) -> None:
+        """Add one depth frame seen from ``T_map_camera`` (the tf pose estimate at its stamp)."""
+        from embodied_stack.perception.mapping import FloorPlanMapper
+
+        if self.mapper is None:
+            self.mapper = FloorPlanMapper(T_map_camera[:2, 3], size_m=self.size_m, resolution_m=self.resolution_m,
+                                          camera_height_m=self.camera_height_m)
+        self.mapper.integrate(depth_m, intrinsics, T_map_camera)
+
+    def rooms(self, tracks: Sequence[Any]) -> tuple[Any, dict[str, Any]] | None:
+        """(RoomMap, report) from the map so far and the confirmed ``tracks``; None before any
+        floor was seen."""
+        from embodied_stack.memory.errors import SpatialContextError
+        from embodied_stack.memory.robot_rooms import build_room_map, room_objects
+        from embodied_stack.memory.room_types import RoomTyper
+
+        if self.mapper is None:
+            return None
+        space, walls, free = self.mapper.grids()
+        if not free.any():
+            return None
+        if self._typer is None:
+            self._typer = RoomTyper(self.embed)
+        try:
+            return build_room_map(space, walls, free, self.mapper.resolution_m, self.mapper.origin_xy,
+                                  room_objects(tracks), robot_radius_m=self.robot_radius_m, typer=self._typer)
+        except SpatialContextError:
+            return None  # nothing navigable yet
+
+    def write_rooms(self, tracks: Sequence[Any], path: str | Path) -> dict[str, Any] | None:
+        """Segment and type the rooms and write them to ``path`` (a RoomMap ``.npz``, replaced
+        atomically so the memory node never reads half a file); the report, or None (also when
+        neither the map nor the tracks changed since the last write)."""
+        state = (self.mapper.frames if self.mapper is not None else 0, len(tracks))
+        if state == self._written:
+            return None
+        built = self.rooms(tracks)
+        if built is None:
+            return None
+        room_map, info = built
+        target = Path(path).expanduser()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial.npz")
+        room_map.save(partial)
+        os.replace(partial, target)
+        self._written = state
+        return info

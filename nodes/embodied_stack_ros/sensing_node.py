@@ -2,14 +2,18 @@
 
 Subscribes (best-effort sensor QoS) to ``camera/color/image_raw``, ``camera/depth/image_raw``
 (depth registered to the colour camera, 16UC1 mm or 32FC1 m) and ``camera/color/camera_info``;
-with the ``semantic`` detector also to ``camera/instance/image_raw`` (32SC1) and the latched
-``camera/instances`` table; with the ``vision_msgs`` detector to ``detections_2d``
+with a simulator detector (``sim:PRESET``, the simulated detector with realistic errors and no
+instance ids, the default; or ``semantic``, the ground-truth oracle) also to
+``camera/instance/image_raw`` (32SC1) and the latched ``camera/instances`` table; with the ``vision_msgs`` detector to ``detections_2d``
 (vision_msgs/Detection2DArray of the robot's own detector, paired with the images by stamp).
 At most ``max_rate_hz`` times a second it takes the newest complete frame, looks up
 ``map_frame <- image frame`` in tf at the image stamp (never blocking: a frame whose pose is not
 there yet waits for a later tick, up to ``tf_timeout_s``), runs the perception pipeline
 (detection, back-projection, fusion) and publishes what changed on ``memory/observations``
-(ObjectObservationArray). Every ``republish_period_s`` it publishes the whole confirmed track
+(ObjectObservationArray). With ``rooms_file`` set it also builds the robot's own floor plan from
+every processed depth frame at its tf pose (:class:`~embodied_stack_ros.sensing.RobotMap`), and
+every ``rooms_period_s`` segments it into rooms typed from the confirmed tracks and writes them
+there for the memory node (``spatial: rooms:FILE``). Every ``republish_period_s`` it publishes the whole confirmed track
 state again, so a memory that starts later still learns what the robot sees while it stands
 still. With ``detections_3d`` it also forwards ``detections_3d`` (vision_msgs/Detection3DArray)
 as observations moved into ``map_frame``.
@@ -36,18 +40,23 @@ from embodied_stack.perception import (
     PerceptionConfig,
     PerceptionError,
     PerceptionPipeline,
-    SemanticSensorDetector,
+    simulator_detector,
 )
+from embodied_stack.perception.errors import ConfigError
+from embodied_stack.perception.labels import LabelSimilarity
 from embodied_stack.types import CameraIntrinsics
 from embodied_stack_ros import conversions, qos
+from embodied_stack_ros.errors import ParameterError
 from embodied_stack_ros.params import config_from_params, declare_parameters, node_param_specs
 from embodied_stack_ros.runtime import run_node
 from embodied_stack_ros.sensing import (
     FrameAssembler,
     FrameMessages,
+    RobotMap,
     decode_frame,
     make_captioner,
     make_detector,
+    needs_instances,
 )
 
 THROTTLE_S = 5.0
@@ -62,10 +71,14 @@ class SensingNode(Node):
         p = self.params
         config: PerceptionConfig = config_from_params(PerceptionConfig, p, self.get_name())
         self._map_frame = str(p["map_frame"])
-        self._semantic = p["detector"] == "semantic"
+        self._semantic = needs_instances(str(p["detector"]))
         self._external = p["detector"] == "vision_msgs"
+        embed = self._embedder(str(p["embedder"]))
         self.pipeline = PerceptionPipeline(config, make_detector(str(p["detector"]), list(p["vocabulary"])),
-                                           make_captioner(str(p["captioner"])))
+                                           make_captioner(str(p["captioner"])), similarity=LabelSimilarity(embed))
+        self._rooms_file = str(p["rooms_file"])
+        self.robot_map = RobotMap(float(p["camera_height_m"]), float(p["robot_radius_m"]), embed) \
+            if self._rooms_file else None
         self._frames = FrameAssembler(float(p["sync_tolerance_s"]), need_instance=self._semantic,
                                       need_detections=self._external)
         self._waiting: FrameMessages | None = None
@@ -89,7 +102,19 @@ class SensingNode(Node):
         self.create_timer(1.0 / float(p["max_rate_hz"]), self._process)
         if float(p["republish_period_s"]) > 0.0:
             self.create_timer(float(p["republish_period_s"]), self._republish)
+        if self.robot_map is not None:
+            self.create_timer(float(p["rooms_period_s"]), self._write_rooms)
         self.get_logger().info(f"sensing with detector {p['detector']!r} into {self._map_frame!r}")
+
+    def _embedder(self, spec: str) -> Any:
+        """The text embedder's ``embed`` (label similarity in fusion, room types), loaded offline."""
+        from embodied_stack.errors import EmbodiedStackError
+        from embodied_stack.text.embedders import load_embedder
+
+        try:
+            return load_embedder(spec).embed
+        except (EmbodiedStackError, OSError, ValueError, ImportError) as err:
+            raise ParameterError(f"sensing: parameter 'embedder' is {spec!r}: {err}") from err
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -105,7 +130,12 @@ class SensingNode(Node):
 
     def _on_instances(self, msg: Any) -> None:
         table = conversions.instances_from_ros(msg)
-        self.pipeline.detector = SemanticSensorDetector(instances=table)
+        try:
+            self.pipeline.detector = simulator_detector(str(self.params["detector"]), table,
+                                                        seed=int(self.params["detector_seed"]))
+        except ConfigError as err:
+            self.get_logger().error(f"no detector: {err}", throttle_duration_sec=THROTTLE_S)
+            return
         self.get_logger().info(f"instance table: {len(table)} objects")
 
     def _to_map(self, frame: str, stamp_s: float) -> np.ndarray:
@@ -119,6 +149,18 @@ class SensingNode(Node):
     def _publish(self, observations: list[Any], stamp_s: float) -> None:
         if observations:
             self._pub.publish(conversions.observations_to_ros(observations, stamp_s, self._map_frame))
+
+    def _write_rooms(self) -> None:
+        """Segment the robot's map into rooms typed from the confirmed tracks; write them."""
+        try:
+            info = self.robot_map.write_rooms(list(self.pipeline.fusion.confirmed), self._rooms_file)
+        except OSError as err:
+            self.get_logger().error(f"cannot write the rooms to {self._rooms_file!r}: {err}",
+                                    throttle_duration_sec=THROTTLE_S)
+            return
+        if info is not None:
+            names = ", ".join(r["name"] or r["id"] for r in info["rooms"])
+            self.get_logger().debug(f"rooms: {names}")
 
     def _republish(self) -> None:
         observations = self.pipeline.current_observations()
@@ -178,6 +220,8 @@ class SensingNode(Node):
         except PerceptionError as err:
             log.error(f"perception failed on a frame: {err}", throttle_duration_sec=THROTTLE_S)
             return
+        if self.robot_map is not None:
+            self.robot_map.integrate(depth, self._intrinsics, T_map_camera)
         self._publish(observations, frame.stamp_s)
         if observations:
             log.debug(f"{len(observations)} observation(s); {self.pipeline.stats.to_dict()}")

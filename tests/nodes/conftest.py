@@ -270,9 +270,10 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     bus = Bus({
         "sim_bridge": {"scene": str(SCENE_PATH), "width": 160, "height": 120, "use_start_pose": True, "start_pose": START_POSE,
                        "start_time_s": 0.0},
-        "sensing": {"max_range_m": 8.0},
-        "memory": {"embedder": "hash", "memory_root": str(tmp_path / "memory"), "store_dir": "default",
-                   "spatial": f"scene:{SCENE_PATH}"},
+        # no scene-file knowledge: the simulated detector (the default) and no true map; the robot's
+        # own rooms (sim.launch.py's rooms_file / spatial rooms:) are tested in test_ros_robot_rooms.py
+        "sensing": {"max_range_m": 8.0, "embedder": "hash"},
+        "memory": {"embedder": "hash", "memory_root": str(tmp_path / "memory"), "store_dir": "default"},
         "planner": {"subgoal_timeout_s": 60.0},
         "policy": {"agent": "policy:unused.safetensors", "sensor_timeout_s": 5.0},
     })

@@ -2,11 +2,13 @@
 
 The run: load the scene and the query set (targets checked against the scene), survey the scene
 in the embedded simulator, or on habitat-sim for ``habitat:CONFIG`` (:mod:`embodied_stack.eval.survey`:
-frontier exploration, semantic-sensor perception, online ingest) or reuse a saved memory, then ask every query twice, once through the
-forest (``mode="forest"``) and once through the flat-RAG baseline (``mode="flat"``: the same
-leaves, embedder and knowledge, ranked as one flat list), and score each top-1 answer with
-:func:`~embodied_stack.sim.queries.query_success` (horizontal distance to a target object's
-centre within the success radius, or inside a target room). The query kind is detected by the
+frontier exploration, the simulated detector without instance ids, fusion, the robot's own map and
+rooms, online ingest; scene-file knowledge only under ``--oracle``) or reuse a saved memory, then
+ask every query twice, once through the forest (``mode="forest"``) and once through the flat-RAG
+baseline (``mode="flat"``: the same leaves, embedder and knowledge, ranked as one flat list), and
+score each top-1 answer strictly (:mod:`embodied_stack.eval.scoring`: horizontal distance to a
+target object's box within 1.0 m, or inside a target room; the old centre rule is reported as
+``loose_success``). The query kind is detected by the
 memory, as it would be for a user, unless ``--oracle-kind`` hands it the labelled one; how often
 detection agrees with the label is reported. Latency is the wall-clock time of each
 ``query()`` call after one warm-up query, including the query's embedding.
@@ -195,11 +197,11 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p = groups["eval"].add_parser(
         "memory",
         help="explore a scene, build the memory, answer a query set; success per kind vs flat RAG",
-        description="Explore a scene in the embedded simulator (frontier exploration, semantic-sensor "
-        "perception, online ingest) or reuse a saved memory, answer every query of a queries/1 file with "
-        "the semantic forest and with the flat-RAG baseline, and score the top-1 answers (horizontal "
-        "distance to a target object's centre within the success radius, default 1.5 m, or inside a "
-        "target room). Prints success overall and per kind for both, latency p50/p99, the memory's size "
+        description="Explore a scene in the embedded simulator (frontier exploration, the simulated detector "
+        "with realistic errors and no instance ids, fusion, rooms from the robot's own map, online ingest; "
+        "scene-file knowledge only with --oracle) or reuse a saved memory, answer every query of a queries/1 "
+        "file with the semantic forest and with the flat-RAG baseline, and score the top-1 answers strictly "
+        "(horizontal distance to a target object's box within 1.0 m, or inside a target room). Prints success overall and per kind for both, latency p50/p99, the memory's size "
         "and the exploration coverage; a per-query table goes to stderr.",
     )
     p.add_argument("--scene", required=True,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from embodied_stack.eval.oracles import Oracles
-from embodied_stack.memory.room_types import RoomObject, RoomTyper
+from embodied_stack.memory.robot_rooms import build_room_map, room_objects
 from embodied_stack.memory.rooms import RoomMap
 from embodied_stack.memory.spatial import Room, RoomPolygons, SpatialContext
 from embodied_stack.perception.mapping import FloorPlanMapper
@@ -40,29 +40,13 @@ class MixedContext:
         return self.navigation.nearest_navigable(xy)
 
 
-def room_objects(tracks: Sequence[Track]) -> list[RoomObject]:
-    """What the robot saw, as the room typer reads it."""
-    return [RoomObject((float(t.center[0]), float(t.center[1])), t.labels, float(t.confidence)) for t in tracks]
-
-
 def robot_rooms(mapper: FloorPlanMapper, tracks: Sequence[Track], *, robot_radius_m: float,
                 embed: Callable[[list[str]], np.ndarray] | None) -> tuple[RoomMap, dict[str, Any]]:
-    """Segment the robot's map into rooms and type them from the fused tracks."""
+    """Segment the robot's map into rooms and type them from the fused tracks
+    (:func:`embodied_stack.memory.robot_rooms.build_room_map`, the code the ROS sensing node runs)."""
     space, walls, free = mapper.grids()
-    room_map = RoomMap(space, walls, free, mapper.resolution_m, mapper.origin_xy, robot_radius_m=robot_radius_m)
-    objects = room_objects(tracks)
-    where = room_map.room_of(np.array([o.xy for o in objects]).reshape(-1, 2)) if objects else []
-    by_room: dict[str, list[RoomObject]] = {r: [] for r in room_map.room_ids}
-    for obj, room in zip(objects, where, strict=True):
-        if room is not None:
-            by_room[room].append(obj)
-    types = RoomTyper(embed).type_rooms(by_room)
-    room_map.set_types({r: (t.type, t.confidence) for r, t in types.items()})
-    areas = room_map.room_areas_m2()
-    info = {"rooms": [{"id": r, "type": types[r].type if r in types else "", "name": types[r].name if r in types else "",
-                       "confidence": types[r].confidence if r in types else 0.0,
-                       "objects": len(by_room[r]), "area_m2": round(areas.get(r, 0.0), 2)} for r in room_map.room_ids]}
-    return room_map, info
+    return build_room_map(space, walls, free, mapper.resolution_m, mapper.origin_xy, room_objects(tracks),
+                          robot_radius_m=robot_radius_m, embed=embed)
 
 
 def survey_context(sim: Any, mapper: FloorPlanMapper, tracks: Sequence[Track], oracles: Oracles, *,
