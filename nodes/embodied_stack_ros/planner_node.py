@@ -7,6 +7,12 @@ policy, whose reports arrive on ``policy/feedback``; ``planner/plan`` and ``plan
 the active subgoal leads (for RViz). With ``navigator: nav2`` navigation subgoals go to nav2's
 ``NavigateToPose`` instead (:mod:`embodied_stack_ros.nav2_navigator`).
 
+EXPLORE and SEARCH subgoals (the memory has nothing good enough, or a remembered object was not
+there) run the core's search (``search: memory``, memory-guided; ``frontier``, the baseline;
+:func:`embodied_stack.planning.runner.make_search`, the same as ``run task`` and the demo): the
+policy is told to hold, the planner drives with ``policy/action`` on the camera frames it
+receives, and perceives through ``memory/observations`` (:mod:`embodied_stack_ros.topic_search`).
+
 A task succeeds only when its goal holds (``verify_goal``): after a navigation subgoal is
 reached, the memory must hold an object of the target's category within
 ``success_distance_m`` of the robot (:mod:`embodied_stack_ros.goal_check`); otherwise the
@@ -28,33 +34,38 @@ import threading
 from typing import Any
 
 from embodied_stack_interfaces.action import ExecuteTask
+from embodied_stack_interfaces.msg import DiscreteAction, ObjectObservationArray
 from embodied_stack_interfaces.msg import Plan as PlanMsg
 from embodied_stack_interfaces.msg import PlannerStatus as PlannerStatusMsg
 from embodied_stack_interfaces.msg import Subgoal as SubgoalMsg
 from embodied_stack_interfaces.msg import SubgoalFeedback as SubgoalFeedbackMsg
 from embodied_stack_interfaces.srv import QueryMemory
 from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import Odometry
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.time import Time
+from sensor_msgs.msg import CameraInfo, Image
 from tf2_ros import Buffer, TransformException, TransformListener
 
 from embodied_stack.planning.planner import Planner, PlannerConfig
 from embodied_stack.planning.types import (
+    FeedbackStatus,
     PlannerState,
     PlannerStatus,
     Subgoal,
     SubgoalFeedback,
     SubgoalType,
 )
-from embodied_stack.types import Pose2D
+from embodied_stack.types import Action, Pose2D
 from embodied_stack_ros import conversions, qos
 from embodied_stack_ros.errors import ServiceCallError
 from embodied_stack_ros.execution import ExecutionHooks, ServiceMemory, TaskExecution
 from embodied_stack_ros.goal_check import goal_unmet
 from embodied_stack_ros.params import config_from_params, declare_parameters, node_param_specs
 from embodied_stack_ros.runtime import run_node
+from embodied_stack_ros.topic_search import CameraFrames, ObservationBuffer, SearchStopped, TopicEnv
 
 WAIT_SLICE_S = 0.1
 
@@ -90,6 +101,9 @@ class PlannerNode(Node):
 
             self._nav2 = Nav2Navigator(self, str(self.params["nav2_action"]), self._feedback.put, self._map_frame,
                                        self._now)
+        self._search: Any = None
+        if self.params["search"] != "off":
+            self._setup_search()
         self._server = ActionServer(
             self, ExecuteTask, "planner/execute", execute_callback=self._execute,
             goal_callback=lambda _goal: GoalResponse.ACCEPT, handle_accepted_callback=self._on_accepted,
@@ -102,6 +116,53 @@ class PlannerNode(Node):
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
+
+    def _setup_search(self) -> None:
+        """The search of EXPLORE/SEARCH subgoals: camera, odometry and observations in, actions out."""
+        from embodied_stack.planning.runner import make_search
+        from embodied_stack.planning.search import SearchConfig
+        from embodied_stack.sim.explore import ExploreConfig
+
+        self._frames = CameraFrames(self._map_frame)
+        self._observations = ObservationBuffer()
+        group = MutuallyExclusiveCallbackGroup()
+        for msg_type, topic, slot in ((Image, "camera/color/image_raw", "color"), (Image, "camera/depth/image_raw", "depth"),
+                                      (CameraInfo, "camera/color/camera_info", "info"), (Odometry, "odom", "odom")):
+            self.create_subscription(msg_type, topic, lambda m, slot=slot: setattr(self._frames, slot, m), qos.SENSOR,
+                                     callback_group=group)
+        self.create_subscription(ObjectObservationArray, "memory/observations", self._on_observations,
+                                 qos.OBSERVATIONS, callback_group=group)
+        self._action_pub = self.create_publisher(DiscreteAction, "policy/action", qos.events())
+        config = SearchConfig(mode=str(self.params["search"]), max_steps=int(self.params["search_steps"]))
+        explore = ExploreConfig(camera_height_m=float(self.params["camera_height_m"]))
+        self._search = make_search(self._memory, self._observations, config=config, explore_config=explore)
+
+    def _on_observations(self, msg: Any) -> None:
+        try:
+            self._observations.add(conversions.observations_from_ros(msg, self._map_frame)[0])
+        except ValueError as err:
+            self.get_logger().error(f"ignored memory/observations: {err}")
+
+    def _run_search(self, subgoal: Subgoal) -> SubgoalFeedback:
+        """Search for the subgoal's target, driving the robot from here (the policy holds)."""
+        from embodied_stack.planning.runner import explore_subgoal
+
+        env = TopicEnv(lambda: self._frames.frame(self._lookup), self._send_action, self._stopping.is_set,
+                       timeout_s=float(self.params["search_step_timeout_s"]))
+        try:
+            feedback, _run = explore_subgoal(env, subgoal, self._search, [])
+        except SearchStopped as err:
+            feedback = SubgoalFeedback(subgoal.id, FeedbackStatus.FAILED, message=f"search stopped: {err}")
+        self._send_action(Action.STOP)
+        self.get_logger().info(f"search for '{subgoal.label}': {feedback.message} ({env.steps} actions)")
+        return feedback
+
+    def _send_action(self, action: Action) -> None:
+        self._action_pub.publish(conversions.action_to_ros(action, "search", self._now(), self._map_frame))
+
+    def _lookup(self, frame: str) -> Any:
+        msg = self._tf_buffer.lookup_transform(self._map_frame, frame, Time())
+        return conversions.transform_from_ros(msg.transform)
 
     def on_shutdown(self) -> None:
         """End a running task now (called by :func:`run_node` before the executor stops)."""
@@ -176,6 +237,11 @@ class PlannerNode(Node):
     def _publish_subgoal(self, subgoal: Subgoal | None) -> None:
         while not self._feedback.empty():
             self._feedback.get_nowait()
+        if subgoal is not None and self._search is not None and subgoal.type in (SubgoalType.EXPLORE,
+                                                                                 SubgoalType.SEARCH):
+            self._publish_subgoal(None)  # the policy holds while the planner searches
+            self._feedback.put(self._run_search(subgoal))
+            return
         now = self._now()
         to_nav2 = self._nav2 is not None and subgoal is not None and subgoal.type == SubgoalType.NAVIGATE_TO
         if self._nav2 is not None:

@@ -5,8 +5,11 @@ The explorer is a loop over an :class:`~embodied_stack.sim.env.Env` (it resets, 
 as it likes); the bridge owns the simulator and its timer. :class:`SteppedEnv` joins the two:
 the explorer runs in its own thread against it, each ``step`` hands the action to the bridge and
 waits until a tick applies it. :func:`run_explorer` is the one call that picks the explorer
-(today the frontier explorer of :mod:`embodied_stack.sim.explore`); swap it for another (e.g.
-memory-guided search) without touching the bridge.
+(the frontier explorer of :mod:`embodied_stack.sim.explore`, the one the survey uses); swap it
+for another without touching the bridge. This is exploration with no target, while no task
+runs; a task's EXPLORE and SEARCH subgoals are the planner node's memory-guided search
+(:mod:`embodied_stack_ros.topic_search`), which commands the robot with ``policy/action`` and so
+pauses this explorer (the bridge hears a command).
 """
 
 from __future__ import annotations

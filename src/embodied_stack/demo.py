@@ -274,10 +274,10 @@ def _pick_questions(queries: Any, n: int) -> list[Any]:
 def _tasks(args: argparse.Namespace, scene: Any, sim: Any, memory: Any, agent_spec: str, recorder: Any,
            survey_result: Any, summary: dict[str, Any]) -> list[Any]:
     from embodied_stack.eval.nav import DEFAULT_RENDER_SIZE, make_agent
-    from embodied_stack.eval.tasks import score_task, tasks_from_queries
-    from embodied_stack.eval.tasks_cli import _printer
     from embodied_stack.eval.perceive import MemoryPerceiver
     from embodied_stack.eval.survey import explore_config_for
+    from embodied_stack.eval.tasks import score_task, tasks_from_queries
+    from embodied_stack.eval.tasks_cli import _printer
     from embodied_stack.planning.planner import Planner
     from embodied_stack.planning.runner import make_search, run_task
     from embodied_stack.sim.embedded import EmbeddedSim
@@ -288,24 +288,34 @@ def _tasks(args: argparse.Namespace, scene: Any, sim: Any, memory: Any, agent_sp
         summary["tasks"] = {"run": 0}
         return []
     task_set = tasks_from_queries(scene, queries, n=args.tasks)
-    missed = _missed_task(scene, sim, memory, survey_result)
-    if missed is not None:  # --tasks N runs N tasks, the last of them the search
-        task_set.tasks = task_set.tasks[: max(args.tasks - 1, 0)] + [missed]
+    kept = task_set.tasks[: max(args.tasks - 1, 0)]
+    taken = {c for t in kept for step in t.steps for c in step.target_categories}
+    missed = _missed_task(scene, sim, memory, survey_result, exclude=taken) if args.tasks >= 2 else None
+    if missed is not None:  # --tasks N (N >= 2) runs N tasks, the last of them the search
+        task_set.tasks = kept + [missed]
     agent = make_agent(agent_spec, navmap=sim.navmap, sim_config=sim.config)
     width, height = getattr(agent, "render_size", None) or DEFAULT_RENDER_SIZE
     if isinstance(sim, EmbeddedSim):
-        task_sim = EmbeddedSim(scene, sim.config.replace(width=width, height=height), navmap=sim.navmap)
-        on_step = (lambda pose, _f: recorder.frame(sim.render_at(pose))) if recorder else None
+        # the robot's camera as it explored: perception on the way and the search need its
+        # resolution; the policy resizes to its own input
+        task_sim = EmbeddedSim(scene, sim.config, navmap=sim.navmap)
+        on_step = (lambda _pose, f: recorder.frame(f)) if recorder else None
     else:  # habitat-sim: one simulator per process; the policy resizes its frames itself
         task_sim, (width, height) = sim, (sim.config.width, sim.config.height)
         on_step = (lambda _pose, f: recorder.frame(f)) if recorder else None
     task_sim.reset(survey_result.trajectory[-1])
     _say(f"\n[4/5] {len(task_set.tasks)} tasks with the planner and {agent_spec} ({width}x{height} input)")
     runs, scores = [], []
+    # perception on the way (it feeds the memory) and the memory-guided search for EXPLORE/SEARCH
+    # subgoals, over the map the robot built while exploring: the same explorer as `run task`
+    perceiver = MemoryPerceiver(task_sim, memory)
+    grid = survey_result.exploration.grid if getattr(survey_result, "exploration", None) is not None else None
+    explore = make_search(memory, perceiver, explore_config=explore_config_for(task_sim), grid=grid,
+                          on_step=on_step)
     for task in task_set.tasks:
         _say(f"  task {task.id}: {task.instruction!r}")
         run = run_task(task_sim, Planner(memory), agent, task.instruction, listener=_printer(sys.stdout),
-                       on_step=on_step)
+                       on_step=on_step, explore=explore, perceive=perceiver)
         score = score_task(scene, sim.navmap, task, run, task_set.success_distance_m)
         _say(f"    -> {'success' if score.success else 'failure'}, SPL {score.spl:.2f}, {run.steps} steps")
         runs.append(run)
@@ -350,15 +360,16 @@ def _outputs(out: Path, scene: Any, sim: Any, memory: Any, survey_result: Any, t
     summary["memory"] = {k: v for k, v in vars(memory.stats()).items()}
 
 
-def _missed_task(scene: Any, sim: Any, memory: Any, survey_result: Any) -> Any:
-    """A search for something the survey never perceived (the scene file picks it, as it picks
-    every task's ground truth; the robot only gets the instruction)."""
+def _missed_task(scene: Any, sim: Any, memory: Any, survey_result: Any, exclude: set[str] = frozenset()) -> Any:  # type: ignore[assignment]
+    """A search for something the survey never perceived and no other task is about (the scene
+    file picks it, as it picks every task's ground truth; the robot only gets the instruction)."""
     from embodied_stack.eval.search_eval import SearchEvalConfig, missed_targets
     from embodied_stack.eval.tasks import Task, TaskStep
     from embodied_stack.memory.knowledge import default_knowledge
 
     end = survey_result.trajectory[-1]
     found = missed_targets(scene, sim.navmap, memory, end.xy, SearchEvalConfig(min_geodesic_m=2.0), default_knowledge())
+    found = [f for f in found if f[0] not in exclude]
     if not found:
         return None
     category = found[0][0]

@@ -51,3 +51,13 @@ def test_eval_tasks_reports_success(setup: tuple[Path, Path], tmp_path: Path, ca
     assert code == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["tasks"] == 2 and summary["task_success"] == 1.0 and 0.3 < summary["spl"] <= 1.0
+
+
+def test_eval_search_refuses_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "search", "--split", "dev", "--variants", "memory,teleport"]) == 2
+    assert "teleport" in capsys.readouterr().err
+    bad = tmp_path / "bad.search.json"
+    bad.write_text(json.dumps({"format": "embodied-stack.search/1", "scenes": [{"scene": "home_0001", "episodes": [
+        {"id": "a", "kind": "moved", "target": "chair"}]}]}))
+    assert main(["eval", "search", "--episodes", str(bad)]) != 0
+    assert "object" in capsys.readouterr().err

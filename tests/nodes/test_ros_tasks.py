@@ -92,3 +92,23 @@ def test_navigation_by_nav2_reports_through_the_action(world: Bus, monkeypatch: 
     assert goals and goals[0].pose.header.frame_id == "map"
     assert handle.status == "aborted" and "nav2 ended with goal status 6" in handle.result.summary
     assert world.latched["/planner/subgoal"].id == ""  # the policy was never asked to drive
+
+
+def test_the_planner_searches_for_what_the_memory_has_not_seen(world: Bus, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sofa is behind the robot (it faces the fridge): the memory has not seen it, so the
+    planner runs the core's search (driving with policy/action, perceiving through
+    memory/observations), finds it, then the policy drives there and the goal check holds."""
+    built = nodes(world, monkeypatch, "sim_bridge", "sensing", "memory", "planner", "policy")
+    spin(world, ("sim_bridge", "sensing", "memory"), 4)
+    assert call(world, "/memory/query", query="where is the sofa?").hits[0].name != "sofa"
+    goal_type = world.actions["/planner/execute"]["type"]
+    handle, thread = world.send_goal("/planner/execute", goal_type.Goal(instruction="find the sofa"))
+    _run_goal(world, handle, thread, ("sim_bridge", "sensing", "memory", "policy"), timeout_s=120.0)
+    assert handle.status == "succeeded", (handle.result.summary if handle.result else None, world.logs["planner"])
+    searched = [m for m in world.published["/policy/action"] if m.subgoal_id == "search"]
+    assert searched, "the planner drove the search itself"
+    assert any("search for 'the sofa': saw a sofa" in msg for _level, msg in world.logs["planner"]), world.logs["planner"]
+    pose = built["sim_bridge"].env.agent_pose
+    assert math.hypot(pose.x - 1.0, pose.y - 4.4) <= 1.6
+    for name in built:
+        assert world.errors(name) == [], (name, world.errors(name))

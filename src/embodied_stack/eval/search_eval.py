@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SPLITS: dict[str, tuple[str, ...]] = {
     # shipped scene names (sim/scenes) or gen:SEED (a generated home)
-    "dev": ("home_0001", "office_0003", "gen:1001", "gen:1002"),
+    "dev": ("home_0001", "office_0003", "gen:1001", "gen:1002", "gen:1003"),
     "test": ("home_0002", "home_0011", "office_0004", "gen:2001", "gen:2002", "gen:2003"),
 }
 
@@ -66,6 +66,8 @@ class EpisodeResult:
     planner_state: str
     status_agrees: bool
     chosen: list[str] = field(default_factory=list)
+    kind: str = "unsurveyed"
+    planner_message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(self).items()}
@@ -112,17 +114,41 @@ def missed_targets(scene: Any, navmap: Any, memory: Any, start_xy: np.ndarray, c
     return [out[int(i)] for i in order]
 
 
+VARIANTS: dict[str, tuple[str, dict[str, bool]]] = {
+    # name: (search mode, RankerConfig switches): the method, the baseline and the ablations
+    "memory": ("memory", {}),
+    "frontier": ("frontier", {}),
+    "memory-no-rooms": ("memory", {"use_rooms": False}),
+    "memory-no-objects": ("memory", {"use_objects": False}),
+}
+
+
+def search_config(variant: str, max_steps: int, overrides: dict[str, Any] | None = None) -> Any:
+    """The :class:`~embodied_stack.planning.search.SearchConfig` of a variant (see :data:`VARIANTS`)."""
+    from embodied_stack.planning.places import RankerConfig
+    from embodied_stack.planning.search import SearchConfig
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown search variant {variant!r}; one of {', '.join(VARIANTS)}")
+    mode, switches = VARIANTS[variant]
+    return SearchConfig(mode=mode, max_steps=max_steps, ranker=RankerConfig(**switches), **(overrides or {}))
+
+
 def run_scene(name: str, modes: tuple[str, ...], cfg: SearchEvalConfig, embedder: Any, agent_spec: str = "oracle",
-              search_overrides: dict[str, Any] | None = None) -> list[EpisodeResult]:
-    """Survey one scene briefly, then run every episode once per mode (see the module docstring)."""
+              search_overrides: dict[str, Any] | None = None, episodes: list[Any] | None = None,
+              moved_per_scene: int = 1) -> tuple[list[Any], list[EpisodeResult]]:
+    """Survey one scene briefly, then run every episode once per variant in ``modes`` (see the
+    module docstring). ``episodes`` (:class:`~embodied_stack.eval.search_set.SearchEpisode`) come
+    from a saved set; None picks them after the survey (``episodes_per_scene`` never-surveyed
+    targets and ``moved_per_scene`` moved ones). Returns the episodes and the results."""
     from embodied_stack.eval.nav import make_agent
     from embodied_stack.eval.perceive import MemoryPerceiver
+    from embodied_stack.eval.search_set import SearchEpisode, pick_moves
     from embodied_stack.eval.survey import explore_config_for, survey
-    from embodied_stack.memory.knowledge import default_knowledge
+    from embodied_stack.memory.knowledge import default_knowledge, normalize_phrase
     from embodied_stack.memory.semantic_memory import SemanticMemory
     from embodied_stack.planning.planner import Planner
     from embodied_stack.planning.runner import RunnerConfig, make_search, run_task
-    from embodied_stack.planning.search import SearchConfig
     from embodied_stack.sim.embedded import EmbeddedSim, SimConfig
 
     scene = load_split_scene(name)
@@ -132,24 +158,40 @@ def run_scene(name: str, modes: tuple[str, ...], cfg: SearchEvalConfig, embedder
     results: list[EpisodeResult] = []
     with tempfile.TemporaryDirectory(prefix="search_eval_") as tmp:
         root = Path(tmp)
-        base = SemanticMemory.open(root / "survey", root=root, create=True, embedder=embedder, spatial=sim.navmap)
-        surveyed = survey(sim, base, explore_config=explore_cfg)
+        base = SemanticMemory.open(root / "survey", root=root, create=True, embedder=embedder)
+        surveyed = survey(sim, base, explore_config=explore_cfg, seed=cfg.seed)
         end = surveyed.trajectory[-1]
-        targets = missed_targets(scene, sim.navmap, base, end.xy, cfg, knowledge)[: cfg.episodes_per_scene]
+        spatial = base.spatial  # the rooms of the robot's own map (set by the survey)
+        if episodes is None:
+            missed = missed_targets(scene, sim.navmap, base, end.xy, cfg, knowledge)[: cfg.episodes_per_scene]
+            episodes = [SearchEpisode(f"{name}/u{i + 1}", "unsurveyed", c) for i, (c, _g) in enumerate(missed)]
+            seen = {knowledge.canonical(normalize_phrase(v.name)) or normalize_phrase(v.name) for v in base.iter_leaves()}
+            episodes += pick_moves(scene, sim.navmap, seen, knowledge, end.xy, moved_per_scene, cfg.seed,
+                                   cfg.min_geodesic_m, prefix=name)
         base.close()
-        agent = make_agent(agent_spec, navmap=sim.navmap, sim_config=sim.config)
-        for category, geodesic in targets:
+        for episode in episodes:
+            ep_scene = episode.apply(scene)
+            ep_sim = sim if ep_scene is scene else EmbeddedSim(ep_scene, sim.config)
+            agent = make_agent(agent_spec, navmap=ep_sim.navmap, sim_config=ep_sim.config)
+            try:
+                from embodied_stack.sim.goals import GoalRegion
+
+                geodesic = float(GoalRegion.for_targets(ep_scene, ep_sim.navmap, start_xy=end.xy,
+                                                        categories=(episode.target,),
+                                                        success_distance_m=cfg.success_distance_m).distance(end.xy))
+            except Exception:  # noqa: BLE001 - an unreachable target is scored as such below
+                geodesic = math.inf
             for mode in modes:
                 copy = root / f"ep_{mode}"
                 shutil.rmtree(copy, ignore_errors=True)
                 shutil.copytree(root / "survey", copy)
-                memory = SemanticMemory.load(copy, root=root, embedder=embedder, spatial=sim.navmap)
+                memory = SemanticMemory.load(copy, root=root, embedder=embedder, spatial=spatial)
                 grid = _copy_grid(surveyed.exploration.grid) if surveyed.exploration is not None else None
-                sim.reset(end)
-                perceiver = MemoryPerceiver(sim, memory)
-                search_cfg = SearchConfig(mode=mode, max_steps=cfg.search_steps, **(search_overrides or {}))
+                ep_sim.reset(end)
+                perceiver = MemoryPerceiver(ep_sim, memory, seed=cfg.seed)
+                search_cfg = search_config(mode, cfg.search_steps, search_overrides)
                 explorer = make_search(memory, perceiver, config=search_cfg, explore_config=explore_cfg, grid=grid)
-                instruction = f"find the {category.replace('_', ' ')}"
+                instruction = f"find the {episode.target.replace('_', ' ')}"
                 chosen: list[str] = []
 
                 def tracked(env: Any, subgoal: Any, _explore: Any = explorer, _chosen: list[str] = chosen) -> Any:
@@ -157,18 +199,19 @@ def run_scene(name: str, modes: tuple[str, ...], cfg: SearchEvalConfig, embedder
                     _chosen.extend(outcome.chosen)
                     return outcome
 
-                run = run_task(sim, Planner(memory), agent, instruction, explore=tracked, perceive=perceiver,
+                run = run_task(ep_sim, Planner(memory), agent, instruction, explore=tracked, perceive=perceiver,
                                config=RunnerConfig(max_steps_per_subgoal=cfg.approach_steps))
-                task = Task(f"{name}:{category}", instruction, (TaskStep(target_categories=(category,)),))
-                score = score_task(scene, sim.navmap, task, run, cfg.success_distance_m)
-                results.append(EpisodeResult(name, category, mode, score.success, score.spl, run.steps, geodesic,
-                                             score.planner_state, score.status_agrees, chosen))
-                logger.info("%s %s %s: %s spl %.2f steps %d; %s", name, category, mode,
+                task = Task(episode.id, instruction, (TaskStep(target_categories=(episode.target,)),))
+                score = score_task(ep_scene, ep_sim.navmap, task, run, cfg.success_distance_m)
+                results.append(EpisodeResult(name, episode.target, mode, score.success, score.spl, run.steps, geodesic,
+                                             score.planner_state, score.status_agrees, chosen, episode.kind,
+                                             run.status.message if run.status else ""))
+                logger.info("%s %s (%s) %s: %s spl %.2f steps %d; %s", name, episode.target, episode.kind, mode,
                             "ok" if score.success else "FAIL", score.spl, run.steps,
                             " | ".join(f"{r.type.name.lower()} {r.outcome.name.lower()}: {r.message} -> "
                                        f"({r.end.x:.1f}, {r.end.y:.1f})" for r in run.runs))
                 memory.close()
-    return results
+    return episodes, results
 
 
 def _copy_grid(grid: Any) -> Any:
@@ -178,16 +221,24 @@ def _copy_grid(grid: Any) -> Any:
 
 
 def summarise(results: list[EpisodeResult], modes: tuple[str, ...]) -> dict[str, Any]:
-    """Success, SPL and steps per mode, and the SPL ratio of the first mode over the last."""
-    out: dict[str, Any] = {"episodes": len({(r.scene, r.target) for r in results})}
-    for mode in modes:
-        rs = [r for r in results if r.mode == mode]
-        out[mode] = {
+    """Success, SPL, steps and status agreement per variant (overall and per episode kind), and
+    the SPL ratio of each variant over frontier-only (when it ran)."""
+
+    def stats(rs: list[EpisodeResult]) -> dict[str, float]:
+        return {
             "success": float(np.mean([r.success for r in rs])) if rs else 0.0,
             "spl": float(np.mean([r.spl for r in rs])) if rs else 0.0,
             "steps": float(np.mean([r.steps for r in rs])) if rs else 0.0,
             "status_agrees": float(np.mean([r.status_agrees for r in rs])) if rs else 0.0,
         }
-    if len(modes) >= 2 and out[modes[-1]]["spl"] > 0:
-        out["spl_ratio"] = out[modes[0]]["spl"] / out[modes[-1]]["spl"]
+
+    out: dict[str, Any] = {"episodes": len({(r.scene, r.target, r.kind) for r in results})}
+    kinds = sorted({r.kind for r in results})
+    for mode in modes:
+        rs = [r for r in results if r.mode == mode]
+        out[mode] = stats(rs)
+        out[mode]["by_kind"] = {k: {"n": sum(r.kind == k for r in rs), **stats([r for r in rs if r.kind == k])}
+                                for k in kinds}
+    if "frontier" in modes and out["frontier"]["spl"] > 0:
+        out["spl_ratio_vs_frontier"] = {m: out[m]["spl"] / out["frontier"]["spl"] for m in modes if m != "frontier"}
     return out

@@ -34,6 +34,9 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     ev.add_argument("--max-tasks", type=int, default=None, help="run only the first N tasks")
     ev.add_argument("--json", action="store_true", help="print one JSON object last on stdout")
     ev.set_defaults(func=_eval_tasks)
+    from embodied_stack.eval.search_cli import add_parser
+
+    add_parser(groups["eval"])
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -63,7 +66,10 @@ class TaskSession:
         base = SimConfig(seed=seed)
         probe = EmbeddedSim(self.scene, base.replace(width=32, height=24))
         self.agent = make_agent(agent_spec, navmap=probe.navmap, sim_config=base, seed=seed)
-        width, height = getattr(self.agent, "render_size", None) or DEFAULT_RENDER_SIZE
+        # the robot's camera: perception on the way and the search need this resolution (a
+        # policy that reads smaller frames resizes them itself)
+        agent_w, agent_h = getattr(self.agent, "render_size", None) or DEFAULT_RENDER_SIZE
+        width, height = max(agent_w, DEFAULT_RENDER_SIZE[0]), max(agent_h, DEFAULT_RENDER_SIZE[1])
         self.sim = EmbeddedSim(self.scene, base.replace(width=width, height=height), navmap=probe.navmap)
         if memory is None:
             directory = Path(memory_dir).resolve()

@@ -115,10 +115,15 @@ class PlaceRanker:
         leaves = getattr(self.memory, "iter_leaves", None)
         if callable(leaves) and self.config.use_objects:
             weights: dict[str, float] = {}
+            targets = {self.knowledge.canonical(c) or normalize_phrase(c) for c in self.categories}
             for leaf in leaves():
                 name = str(leaf.name)
                 if name not in weights:
-                    weights[name] = cooccurrence(self.knowledge, name, self.categories)
+                    canonical = self.knowledge.canonical(normalize_phrase(name)) or normalize_phrase(name)
+                    # the target's own sightings are the planner's to try; one the search is
+                    # asked about proved stale (or was never confirmed): no pull toward it
+                    weights[name] = 0.0 if canonical in targets else cooccurrence(self.knowledge, name,
+                                                                                   self.categories)
                 if weights[name] > 0:
                     xy.append(leaf.position[:2])
                     values.append(weights[name])

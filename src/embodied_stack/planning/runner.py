@@ -49,14 +49,16 @@ class RunnerConfig:
     blocked_after_collisions: int = 25  # consecutive collisions that count as "blocked"
     progress_every: int = 10  # steps between PROGRESS feedback messages
     verify_radius_m: float = 1.5  # a sighting this close to a remembered object confirms it is there
+    success_distance_m: float = 1.0  # with perception: the seen target's box must be this close at the STOP
 
     def __post_init__(self) -> None:
         if self.max_steps_per_subgoal < 1:
             raise ValueError(f"max_steps_per_subgoal must be >= 1, got {self.max_steps_per_subgoal}")
         if not self.reach_distance_m > 0:
             raise ValueError(f"reach_distance_m must be > 0, got {self.reach_distance_m}")
-        if not self.verify_radius_m > 0:
-            raise ValueError(f"verify_radius_m must be > 0, got {self.verify_radius_m}")
+        if not self.verify_radius_m > 0 or not self.success_distance_m > 0:
+            raise ValueError(f"verify_radius_m and success_distance_m must be > 0, got {self.verify_radius_m}, "
+                             f"{self.success_distance_m}")
         if self.blocked_after_collisions < 1 or self.progress_every < 1:
             raise ValueError("blocked_after_collisions and progress_every must be >= 1")
 
@@ -128,14 +130,14 @@ def run_task(
     frame = env.render()
     plan = planner.plan(instruction, robot_pose=env.agent_pose)
     record = TaskRun(instruction=instruction, plan=plan, trajectory=[env.agent_pose])
-    seen: list[tuple[str, np.ndarray]] = []  # (category, xy) of everything perceived during the task
+    seen: Seen = []  # everything perceived during the task
     notify("plan", plan)
     while (subgoal := planner.next_subgoal()) is not None:
         notify("subgoal", subgoal)
         if subgoal.type in (SubgoalType.EXPLORE, SubgoalType.SEARCH) or subgoal.target_pose is None:
-            feedback, run = _explore(env, subgoal, explore, record.trajectory)
+            feedback, run = explore_subgoal(env, subgoal, explore, record.trajectory)
             if run.verified and subgoal.hint_xy is not None:
-                seen.append((_canonical(subgoal.category or subgoal.label), np.array(subgoal.hint_xy)))
+                seen.append((_canonical(subgoal.category or subgoal.label), np.array(subgoal.hint_xy), np.zeros(2)))
             frame = env.render()
             record.runs.append(run)
         else:
@@ -150,8 +152,10 @@ def run_task(
     return record
 
 
-def _explore(env: Env, subgoal: Subgoal, explore: Explore | None,
-             trajectory: list[Pose2D]) -> tuple[SubgoalFeedback, SubgoalRun]:
+def explore_subgoal(env: Env, subgoal: Subgoal, explore: Explore | None,
+                    trajectory: list[Pose2D]) -> tuple[SubgoalFeedback, SubgoalRun]:
+    """Run an EXPLORE/SEARCH subgoal with ``explore`` and say how it went (the ROS planner node
+    calls this too): found -> REACHED with the sighting as the subgoal's hint, else FAILED."""
     start = env.agent_pose
     if explore is None:
         feedback = SubgoalFeedback(subgoal.id, FeedbackStatus.FAILED, message="no explorer configured")
@@ -209,18 +213,36 @@ def _wanted(subgoal: Subgoal) -> tuple[str, np.ndarray | None]:
     return _canonical(hit.category or hit.name), np.array(hit.position[:2], dtype=np.float64)
 
 
-def _confirms(seen: list[tuple[str, np.ndarray]], wanted: str, where: np.ndarray, radius: float) -> bool:
-    return any(name == wanted and float(np.hypot(*(xy - where))) <= radius for name, xy in seen)
+Seen = list[tuple[str, np.ndarray, np.ndarray]]  # (category, xy, half extent xy) of each sighting
+MAX_HALF_EXTENT_M = 0.5
 
 
-def _record(seen: list[tuple[str, np.ndarray]], observations: Sequence[Observation]) -> None:
-    seen.extend((_canonical(str(o.category)), np.asarray(o.position[:2], dtype=np.float64)) for o in observations)
+def _confirms(seen: Seen, wanted: str, where: np.ndarray, radius: float) -> bool:
+    return any(name == wanted and float(np.hypot(*(xy - where))) <= radius for name, xy, _half in seen)
+
+
+def _seen_gap(seen: Seen, wanted: str, where: np.ndarray, radius: float, robot_xy: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """How far the robot is from the target as its own perception places it (the goal condition
+    the scorer checks): the box of the confirming sightings (median centre and half extent, the
+    half extent capped at ``MAX_HALF_EXTENT_M`` so one bloated fused box cannot pass for "close"),
+    and that centre (None: no confirming sighting)."""
+    rows = [(xy, half) for name, xy, half in seen if name == wanted and float(np.hypot(*(xy - where))) <= radius]
+    if not rows:
+        return math.inf, None
+    centre = np.median(np.array([r[0] for r in rows]), axis=0)
+    half = np.minimum(np.median(np.array([r[1] for r in rows]), axis=0), MAX_HALF_EXTENT_M)
+    return float(np.hypot(*np.maximum(np.abs(robot_xy - centre) - half, 0.0))), centre
+
+
+def _record(seen: Seen, observations: Sequence[Observation]) -> None:
+    seen.extend((_canonical(str(o.category)), np.asarray(o.position[:2], dtype=np.float64),
+                 np.asarray(o.extent[:2], dtype=np.float64) / 2.0) for o in observations)
 
 
 def _drive(env: Env, agent: Agent, subgoal: Subgoal, frame: Frame, cfg: RunnerConfig, trajectory: list[Pose2D],
            notify: Listener, on_step: StepHook | None,
            perceive: Perceive | None = None,
-           seen: list[tuple[str, np.ndarray]] | None = None) -> tuple[SubgoalFeedback, Frame, SubgoalRun]:
+           seen: Seen | None = None) -> tuple[SubgoalFeedback, Frame, SubgoalRun]:
     assert subgoal.target_pose is not None  # checked by the caller
     goal_xy = np.array([subgoal.target_pose.x, subgoal.target_pose.y])
     agent.reset(subgoal.label, goal_xy)
@@ -235,19 +257,32 @@ def _drive(env: Env, agent: Agent, subgoal: Subgoal, frame: Frame, cfg: RunnerCo
     seen = seen if seen is not None else []
     if perceive is not None:
         _record(seen, perceive(frame))
+    closer = check  # one more approach, to the seen thing itself, when the STOP was not close enough
     for steps in range(1, cfg.max_steps_per_subgoal + 1):
         pose = env.agent_pose
         action = agent.act(AgentInput(frame, pose, goal_xy, subgoal.label, steps - 1))
         if action == Action.STOP:
             distance = float(np.linalg.norm(goal_xy - pose.xy))
             confirmed = check and _confirms(seen, wanted, where, cfg.verify_radius_m)  # type: ignore[arg-type]
-            if distance <= cfg.reach_distance_m and check and not confirmed:
+            gap, centre = _seen_gap(seen, wanted, where, cfg.verify_radius_m, pose.xy) if confirmed else (math.inf, None)  # type: ignore[arg-type]
+            retargeted = check and not closer  # now driving to the seen thing's centre: its box decides
+            if distance > cfg.reach_distance_m and not (retargeted and gap <= cfg.success_distance_m):
+                status, message = FeedbackStatus.FAILED, f"stopped {distance:.2f} m from the target"
+            elif check and not confirmed:
                 status, message = FeedbackStatus.FAILED, (f"stopped {distance:.2f} m from the target, but no "
                                                           f"{wanted} seen there (moved or never there)")
-            elif distance <= cfg.reach_distance_m:
-                status, message = FeedbackStatus.REACHED, f"stopped {distance:.2f} m from the target"
+            elif check and gap > cfg.success_distance_m and closer and centre is not None:
+                closer = False  # seen, but the STOP is too far from it: approach what was seen
+                goal_xy = centre
+                agent.reset(subgoal.label, goal_xy)
+                continue
+            elif check and gap > cfg.success_distance_m:
+                status, message = FeedbackStatus.FAILED, (f"stopped {gap:.2f} m from the {wanted} seen there "
+                                                          f"(more than {cfg.success_distance_m:g} m)")
             else:
-                status, message = FeedbackStatus.FAILED, f"stopped {distance:.2f} m from the target"
+                status, message = FeedbackStatus.REACHED, f"stopped {distance:.2f} m from the target"
+                if check:
+                    message += f", {gap:.2f} m from the {wanted} seen there"
             break
         result = env.step(action)
         frame = result.frame

@@ -36,6 +36,10 @@ from embodied_stack.types import Frame, Pose2D
 from embodied_stack.types.observations import Observation
 
 SEARCH_MODES = ("memory", "frontier")
+HOLD_BONUS = 0.5
+"""A place chosen before gets this much value on top, so the search does not swing between far places."""
+HOLD_RADIUS_M = 1.5
+"""A frontier looking within this distance of the last chosen one counts as the same choice."""
 Perceive = Callable[[Frame], Sequence[Observation]]
 
 
@@ -89,7 +93,7 @@ class SearchOutcome:
         if self.found and self.position is not None:
             return (f"saw a {self.category} at ({self.position[0]:.2f}, {self.position[1]:.2f}) after "
                     f"{self.steps} steps")
-        return f"no {self.target} seen in {self.steps} steps ({self.stop_reason.replace('_', ' ')})"
+        return f"did not see {self.target} in {self.steps} steps ({self.stop_reason.replace('_', ' ')})"
 
 
 class SemanticChooser:
@@ -100,19 +104,35 @@ class SemanticChooser:
         self.config = config
         self.visited: set[str] = set()
         self.current: str | None = None
+        self.current_xy: np.ndarray | None = None  # where the current choice looks (frontiers change keys)
         self.chosen: list[str] = []
 
+    def viewpoints(self) -> list[tuple[int, str, np.ndarray]]:
+        """(room index, key, point) of the places to look from in each room the memory holds:
+        its point and, in a room whose box is larger than ``2 * visit_radius_m`` across, the
+        centres of its four quarters (a thing behind a toilet is seen from one side only)."""
+        out = []
+        reach = self.config.visit_radius_m
+        for index, room in enumerate(self.ranker.rooms):
+            out.append((index, room.key, room.position))
+            size = room.bbox_max - room.bbox_min
+            if float(size.max()) > 2.0 * reach:
+                for i, (fx, fy) in enumerate(((0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75))):
+                    out.append((index, f"{room.key}/{i + 1}", room.bbox_min + size * np.array([fx, fy])))
+        return out
+
     def passed(self, xy: np.ndarray) -> None:
-        """The robot is at ``xy``: rooms whose point it came near count as visited."""
-        for room in self.ranker.rooms:
-            if room.key not in self.visited and float(np.hypot(*(room.position - xy))) <= self.config.visit_radius_m:
-                self.visited.add(room.key)
+        """The robot is at ``xy``: viewpoints it came near count as visited."""
+        for _index, key, point in self.viewpoints():
+            if key not in self.visited and float(np.hypot(*(point - xy))) <= self.config.visit_radius_m:
+                self.visited.add(key)
 
     def done(self, target: Frontier, _arrived: bool) -> None:
         if target.key:
             self.visited.add(target.key)
         if target.key == self.current:
             self.current = None
+        self.current_xy = None
 
     def __call__(self, pose: Pose2D, options: PlanOptions) -> Frontier | None:
         cfg = self.config
@@ -125,21 +145,24 @@ class SemanticChooser:
             norm = np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-6)
             beyond = look + away / norm * 1.0
             value = 0.5 * (self.ranker.values(look) + self.ranker.values(beyond))
+            if self.current_xy is not None and self.current is None:  # keep to a choice: no dithering
+                value += HOLD_BONUS * (np.linalg.norm(look - self.current_xy, axis=1) <= HOLD_RADIUS_M)
             for f, v in zip(options.frontiers, value.tolist(), strict=True):
                 scored.append((v * cfg.metres_per_value - f.distance_m, f))
-        for index, room in enumerate(self.ranker.rooms):
-            if room.key in self.visited or not cfg.ranker.use_rooms:
+        for index, key, point in self.viewpoints() if cfg.ranker.use_rooms else []:
+            if key in self.visited:
                 continue
-            place = options.place(room.position, key=room.key)
+            place = options.place(point, key=key)
             if place is None:
                 continue
             value = cfg.ranker.seen_discount * self.ranker.room_value(index)
-            bonus = 0.5 if room.key == self.current else 0.0  # keep to a choice: no dithering
+            bonus = HOLD_BONUS if key == self.current else 0.0  # keep to a choice: no dithering
             scored.append(((value + bonus) * cfg.metres_per_value - place.distance_m, place))
         if not scored:
             return None
         best = max(scored, key=lambda s: s[0])[1]
         self.current = best.key or None
+        self.current_xy = np.asarray(best.look_at, dtype=np.float64)
         label = best.key or f"frontier ({best.look_at[0]:.1f}, {best.look_at[1]:.1f})"
         if not self.chosen or self.chosen[-1] != label:
             self.chosen.append(label)
