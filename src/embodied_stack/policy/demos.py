@@ -23,6 +23,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +44,29 @@ from embodied_stack.types import Action, AgentInput, Frame
 logger = logging.getLogger(__name__)
 
 _RANDOM_MOVES = (Action.MOVE_FORWARD, Action.TURN_LEFT, Action.TURN_RIGHT)
+
+
+def executed_action(expert: Action, learner: Action | None, rollout: Any, config: CollectConfig,
+                    rng: np.random.Generator) -> Action:
+    """The action a DAgger rollout executes at one step.
+
+    The learner's action with probability ``1 - config.beta`` (when there is a learner), the
+    expert's otherwise; then, for state diversity, bursts of 1-3 random moves started with
+    probability ``config.noise_prob`` (``rollout.burst`` counts the burst down) and a random move
+    instead of a STOP with probability ``config.stop_noise_prob``. The expert still labels the
+    state, so noise widens what is seen without teaching wrong actions.
+    """
+    executed = expert
+    if learner is not None and rng.random() >= config.beta:
+        executed = learner
+    if rollout.burst == 0 and rng.random() < config.noise_prob:
+        rollout.burst = int(rng.integers(1, 4))
+    if rollout.burst > 0:
+        rollout.burst -= 1
+        return _RANDOM_MOVES[int(rng.integers(0, len(_RANDOM_MOVES)))]
+    if executed == Action.STOP and rng.random() < config.stop_noise_prob:
+        return _RANDOM_MOVES[int(rng.integers(0, len(_RANDOM_MOVES)))]
+    return executed
 EXPERTS = ("waypoints", "oracle")
 
 
@@ -214,16 +238,8 @@ class DemoCollector:
                 )
             for j, i in enumerate(active):
                 r = rollouts[i]
-                executed = experts[j]
-                if policy is not None and rng.random() >= config.beta:
-                    executed = Action(int(chosen[j]))
-                if r.burst == 0 and rng.random() < config.noise_prob:
-                    r.burst = int(rng.integers(1, 4))
-                if r.burst > 0:
-                    executed = _RANDOM_MOVES[int(rng.integers(0, len(_RANDOM_MOVES)))]
-                    r.burst -= 1
-                elif executed == Action.STOP and rng.random() < config.stop_noise_prob:
-                    executed = _RANDOM_MOVES[int(rng.integers(0, len(_RANDOM_MOVES)))]
+                learner = Action(int(chosen[j])) if policy is not None else None
+                executed = executed_action(experts[j], learner, r, config, rng)
                 if executed == Action.STOP:
                     r.done = True
                     continue

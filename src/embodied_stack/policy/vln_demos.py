@@ -20,7 +20,12 @@ import torch
 
 from embodied_stack.policy.configuration_vla import VLAConfig
 from embodied_stack.policy.dataset import DemoBuffer, EpisodeRecord
-from embodied_stack.policy.demos import _RANDOM_MOVES, CollectConfig, _BatchPolicy, expert_velocity
+from embodied_stack.policy.demos import (
+    CollectConfig,
+    _BatchPolicy,
+    executed_action,
+    expert_velocity,
+)
 from embodied_stack.policy.inputs import resize_frame
 from embodied_stack.policy.modeling_vla import VLAModel
 from embodied_stack.policy.odometry import OdometryTracker
@@ -73,7 +78,7 @@ class VLNCollector:
             raise ValueError("DAgger rollouts (beta < 1) need a policy model")
         policy = _BatchPolicy(model) if model is not None and config.beta < 1.0 else None
         plans = []
-        for (scene, episodes), sim in zip(self.tasks, self.sims, strict=True):
+        for (_scene, episodes), _sim in zip(self.tasks, self.sims, strict=True):
             chosen = list(rng.permutation(len(episodes.episodes))[: config.episodes_per_scene])
             plans.append([(episodes, episodes.episodes[i]) for i in chosen])
         buffer = DemoBuffer()
@@ -127,16 +132,8 @@ class VLNCollector:
                                     torch.from_numpy(np.stack(states)))
             for j, i in enumerate(active):
                 r = rollouts[i]
-                executed = experts[j]
-                if policy is not None and rng.random() >= config.beta:
-                    executed = Action(int(chosen[j]))
-                if r.burst == 0 and rng.random() < config.noise_prob:
-                    r.burst = int(rng.integers(1, 4))
-                if r.burst > 0:
-                    executed = _RANDOM_MOVES[int(rng.integers(0, len(_RANDOM_MOVES)))]
-                    r.burst -= 1
-                elif executed == Action.STOP and rng.random() < config.stop_noise_prob:
-                    executed = _RANDOM_MOVES[int(rng.integers(0, len(_RANDOM_MOVES)))]
+                learner = Action(int(chosen[j])) if policy is not None else None
+                executed = executed_action(experts[j], learner, r, config, rng)
                 if executed == Action.STOP:
                     r.done = True
                     continue
