@@ -61,3 +61,19 @@ def test_eval_search_refuses_bad_arguments(tmp_path: Path, capsys: pytest.Captur
         {"id": "a", "kind": "moved", "target": "chair"}]}]}))
     assert main(["eval", "search", "--episodes", str(bad)]) != 0
     assert "object" in capsys.readouterr().err
+
+
+def test_the_task_printer_says_the_final_status_once() -> None:
+    import io
+
+    from embodied_stack.eval.tasks_cli import _printer
+    from embodied_stack.planning.types import PlannerState, PlannerStatus
+
+    stream = io.StringIO()
+    show = _printer(stream)
+    done = PlannerStatus(plan_id="plan_1", state=PlannerState.FAILED, message="'the mug' failed")
+    show("status", done)
+    show("status", PlannerStatus(plan_id="plan_1", state=PlannerState.FAILED, message="'the mug' failed"))
+    show("status", PlannerStatus(plan_id="plan_1", state=PlannerState.SUCCEEDED, message="all subgoals done"))
+    lines = stream.getvalue().splitlines()
+    assert lines == ["  planner: failed ('the mug' failed)", "  planner: succeeded (all subgoals done)"]

@@ -104,8 +104,11 @@ def _printer(stream: Any) -> Any:
         SubgoalFeedback,
     )
 
+    last_status: list[str] = []  # the runner repeats the final status once the plan is done
+
     def show(event: str, payload: object) -> None:
         if event == "plan" and isinstance(payload, Plan):
+            last_status.clear()
             print(f"plan {payload.id}: {len(payload.subgoals)} subgoal(s) for {payload.instruction!r}", file=stream)
         elif event == "subgoal" and isinstance(payload, Subgoal):
             pose = payload.target_pose
@@ -117,7 +120,10 @@ def _printer(stream: Any) -> Any:
         elif event == "feedback" and isinstance(payload, SubgoalFeedback) and payload.status != FeedbackStatus.PROGRESS:
             print(f"      {payload.status.name.lower()}: {payload.message}", file=stream)
         elif event == "status" and isinstance(payload, PlannerStatus) and payload.state.name in ("SUCCEEDED", "FAILED"):
-            print(f"  planner: {payload.state.name.lower()} ({payload.message})", file=stream)
+            line = f"  planner: {payload.state.name.lower()} ({payload.message})"
+            if last_status != [line]:
+                print(line, file=stream)
+                last_status[:] = [line]
 
     return show
 
