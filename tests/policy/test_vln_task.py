@@ -80,8 +80,8 @@ def test_odometry_features_hold_displacement_in_the_start_frame_and_no_goal() ->
         odometry_features(start, start, steps=0, prev_action=7)
 
 
-def _vln_config():  # noqa: ANN202
-    return tiny_config(instruction_tokens=4, state_inputs="odometry", waypoints=False)
+def _vln_config(**overrides: object):  # noqa: ANN202
+    return tiny_config(instruction_tokens=4, state_inputs="odometry", waypoints=False, **overrides)
 
 
 def test_token_instructions_change_the_output_and_padding_is_a_learned_token() -> None:
@@ -164,3 +164,48 @@ def test_privileged_expert_demonstrations_reach_the_named_object() -> None:
     assert arrays["rgb"].shape[1:] == (24, 32, 3)
     ends = demos.offsets[1:] - 1
     assert (arrays["action"][ends] == int(Action.STOP)).all()  # every episode ends with the expert's STOP
+
+
+def test_teacher_values_say_where_the_named_object_is_and_old_files_load_without_them(tmp_path) -> None:
+    from embodied_stack.policy.dataset import TEACHER_DIM, DemoBuffer
+    from embodied_stack.policy.demos import CollectConfig
+    from embodied_stack.policy.vln_demos import VLNCollector
+
+    scene, episodes = make_task(11)
+    collector = VLNCollector([(scene, episodes)], _vln_config(teacher_targets=4), _RecordingEmbed())
+    demos, _ = collector.collect(CollectConfig(2, beta=1.0, noise_prob=0.0, stop_noise_prob=0.0, max_steps=80),
+                                 np.random.default_rng(0))
+    teacher = demos.arrays()["teacher"]
+    assert teacher.shape == (len(demos), TEACHER_DIM) and np.isfinite(teacher).all()
+    assert set(np.unique(teacher[:, 0])) <= {0.0, 1.0}
+    np.testing.assert_allclose(np.hypot(teacher[:, 1], teacher[:, 2]), 1.0, atol=1e-5)
+    ends = demos.offsets[1:] - 1
+    # the expert stops next to the named object, facing it: in view, close, straight ahead-ish
+    assert (teacher[ends, 0] == 1.0).all() and (teacher[ends, 3] < 1.8).all() and (teacher[ends, 2] > 0.5).all()
+    # a file written before the teacher array existed loads with NaN teacher values
+    path = demos.save(tmp_path / "d.npz")
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files if k != "teacher"}
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = DemoBuffer.load(tmp_path / "old.npz")
+    assert old.arrays()["teacher"].shape == teacher.shape and np.isnan(old.arrays()["teacher"]).all()
+
+
+def test_teacher_loss_counts_only_recorded_steps_and_bearing_only_in_view() -> None:
+    from embodied_stack.policy.train import _teacher_loss
+
+    pred = torch.zeros(2, 1, 3, 4)
+    mask = torch.tensor([[True, True, False]])
+    nan = float("nan")
+    teacher = torch.tensor([[[0.0, 0.0, 1.0, 2.0], [nan, nan, nan, nan], [1.0, 1.0, 0.0, 9.0]]])
+    loss, figures = _teacher_loss(pred, teacher, mask)
+    # one valid step (not in view): only the logistic term at logit 0, log 2
+    assert abs(float(loss) - math.log(2.0)) < 1e-5 and figures["view_acc_exit1"] == 1.0
+    teacher[0, 0] = torch.tensor([1.0, 1.0, 0.0, 2.0])  # in view at bearing +90 deg, 2 m
+    loss_seen, _ = _teacher_loss(pred, teacher, mask)
+    assert float(loss_seen) > float(loss) + 1.0  # bearing error 2 (sin 1, cos 0 vs 0, 0) now counts
+    empty, none = _teacher_loss(pred, teacher, torch.zeros(1, 3, dtype=torch.bool))
+    assert float(empty) == 0.0 and none == {}
+    assert tiny_config(teacher_targets=4).teacher_targets == 4
+    with pytest.raises(Exception, match="teacher_targets"):
+        tiny_config(teacher_targets=3)

@@ -23,6 +23,8 @@ class StepBatch:
     action: torch.Tensor
     velocity: torch.Tensor
     mask: torch.Tensor
+    teacher: torch.Tensor | None = None
+    """(B, S, TEACHER_DIM) privileged values for the auxiliary heads (NaN where none were recorded)."""
 
     def inputs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.rgb, self.depth, self.instruction, self.goal
@@ -41,6 +43,7 @@ def make_batch(buffer: DemoBuffer, index: np.ndarray, mask: np.ndarray, instruct
         action=torch.from_numpy(arrays["action"][index]),
         velocity=torch.from_numpy(arrays["velocity"][index]),
         mask=torch.from_numpy(mask),
+        teacher=torch.from_numpy(arrays["teacher"][index]),
     )
 
 

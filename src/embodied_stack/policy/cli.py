@@ -59,6 +59,10 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--rounds", type=int, default=3, help="collection rounds (default: 3)")
     p.add_argument("--iterations", type=int, default=220, help="training iterations per round (default: 220)")
     p.add_argument("--episodes-per-scene", type=int, default=5, help="episodes per scene per round (default: 5)")
+    p.add_argument("--batch-windows", type=int, default=6, help="windows per training batch (default: 6)")
+    p.add_argument("--window-steps", type=int, default=8, help="steps per window (the LSTM's time axis; default: 8)")
+    p.add_argument("--teacher-weight", type=float, default=1.0,
+                   help="weight of the privileged auxiliary loss (target in view, bearing, distance; default: 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--work-dir", type=Path, default=None, help="resumable state (default: CKPT.work)")
     p.add_argument("--restart", action="store_true", help="discard the state in --work-dir and start over")
@@ -179,7 +183,8 @@ def _cmd_train_vln(args: argparse.Namespace) -> int:
     model_config = VLAConfig.from_file(args.config) if args.config else VLN_CONFIG
     train_config = TrainConfig(seed=args.seed, expert="oracle", rounds=args.rounds,
                                iterations_per_round=args.iterations, episodes_per_scene=args.episodes_per_scene,
-                               batch_windows=6, window_steps=8, warmup_iterations=40, max_episode_steps=120,
+                               batch_windows=args.batch_windows, window_steps=args.window_steps,
+                               teacher_weight=args.teacher_weight, warmup_iterations=40, max_episode_steps=120,
                                stop_radius_m=0.7, stop_noise_prob=0.5)
     tasks = [make_task(seed) for seed in split_seeds("train", args.scenes)]
     embed = TokenEmbedder(model_config.instruction_tokens).embed

@@ -73,6 +73,11 @@ class VLAConfig:
         state_inputs: ``"goal"``: the state token holds the target/waypoint features (the
             point-goal policy); ``"odometry"``: only odometry and the previous action (the
             language-vision policy, which must find the target by looking).
+        teacher_targets: training only: the per-exit auxiliary heads also predict this many
+            privileged teacher values per step (:data:`~embodied_stack.policy.dataset.TEACHER_DIM`:
+            whether the named target is in view, and its egocentric bearing and distance, from the
+            scene file). 0 (the default) adds nothing. The inference model never sees or outputs them;
+            they only shape its exit features during training.
     """
 
     image_width: int = 64
@@ -102,6 +107,7 @@ class VLAConfig:
     pretrained_trunk_path: str | None = None
     instruction_tokens: int = 0
     state_inputs: str = "goal"
+    teacher_targets: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vision_channels", tuple(int(c) for c in self.vision_channels))
@@ -123,6 +129,10 @@ class VLAConfig:
                 f"VLAConfig.vision_refine_stages must be an integer in 0..len(vision_channels), "
                 f"got {self.vision_refine_stages!r}"
             )
+        if isinstance(self.teacher_targets, bool) or not isinstance(self.teacher_targets, int) or not (
+            self.teacher_targets == 0 or self.teacher_targets == 4
+        ):
+            raise PolicyConfigError(f"VLAConfig.teacher_targets must be 0 or 4, got {self.teacher_targets!r}")
         if not self.vision_channels or any(c <= 0 for c in self.vision_channels):
             raise PolicyConfigError(
                 f"VLAConfig.vision_channels must be a non-empty list of positive integers, got {list(self.vision_channels)}"
@@ -299,7 +309,7 @@ VLN_CONFIG = VLAConfig(
     image_width=64, image_height=48, vision_channels=(16, 32, 64, 128), vision_refine_stages=2,
     waypoints=False, hidden_size=256, num_layers=8, num_attention_heads=4, num_key_value_heads=2,
     intermediate_size=256, exit_interval=1, lstm_hidden_size=128, head_hidden_size=128,
-    instruction_tokens=10, state_inputs="odometry",
+    instruction_tokens=10, state_inputs="odometry", teacher_targets=4,
 )
 """The language-vision policy (``policy:vln``): 64x48 RGB-D in 12 patch tokens, 10 MiniLM
 instruction tokens, an odometry state token, an 8-layer Llama trunk of width 256 with an exit

@@ -8,7 +8,11 @@ A :class:`DemoBuffer` holds steps of many episodes back to back, with episode of
   with the previous action that was *executed*);
 * ``action`` (N,) int64 expert labels (``Action`` values) and ``velocity`` (N, 2) float32
   expert velocity commands (m/s, rad/s);
-* ``instruction`` (N,) int64 indices into ``instructions`` (the texts; embedded at training time).
+* ``instruction`` (N,) int64 indices into ``instructions`` (the texts; embedded at training time);
+* ``teacher`` (N, :data:`TEACHER_DIM`) float32 privileged values for the auxiliary heads (the
+  language-vision collector's: the named target in view 0/1, the sine and cosine of its
+  egocentric bearing, its distance in metres), NaN where a collector records none. Files written
+  before this array existed load with NaN there.
 
 Training samples fixed-length windows of consecutive steps of one episode (the LSTM's time axis).
 """
@@ -22,7 +26,10 @@ import numpy as np
 
 from embodied_stack.policy.errors import TrainingError
 
-_ARRAYS = ("rgb", "depth", "goal", "action", "velocity", "instruction")
+_ARRAYS = ("rgb", "depth", "goal", "action", "velocity", "instruction", "teacher")
+_OPTIONAL = ("teacher",)
+TEACHER_DIM = 4
+"""Teacher values per step: in view (0/1), sin and cos of the target's bearing, its distance (m)."""
 
 
 @dataclass
@@ -35,8 +42,16 @@ class EpisodeRecord:
     goal: list[np.ndarray] = field(default_factory=list)
     action: list[int] = field(default_factory=list)
     velocity: list[tuple[float, float]] = field(default_factory=list)
+    teacher: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, rgb: np.ndarray, depth: np.ndarray, goal: np.ndarray, action: int, velocity: tuple[float, float]) -> None:
+    def add(self, rgb: np.ndarray, depth: np.ndarray, goal: np.ndarray, action: int, velocity: tuple[float, float],
+            teacher: np.ndarray | None = None) -> None:
+        """Append one step; ``teacher`` (:data:`TEACHER_DIM`,) privileged values, NaN when None."""
+        if teacher is None:
+            teacher = np.full(TEACHER_DIM, np.nan, dtype=np.float32)
+        elif np.shape(teacher) != (TEACHER_DIM,):
+            raise TrainingError(f"teacher values must have shape ({TEACHER_DIM},), got {np.shape(teacher)}")
+        self.teacher.append(np.asarray(teacher, dtype=np.float32))
         self.rgb.append(rgb)
         self.depth.append(depth.astype(np.float16))
         self.goal.append(goal)
@@ -79,6 +94,7 @@ class DemoBuffer:
         self._parts["action"].append(np.asarray(record.action, dtype=np.int64))
         self._parts["velocity"].append(np.asarray(record.velocity, dtype=np.float32))
         self._parts["instruction"].append(np.full(n, self._index[record.instruction], dtype=np.int64))
+        self._parts["teacher"].append(np.stack(record.teacher).astype(np.float32))
         self.lengths.append(n)
 
     def extend(self, other: DemoBuffer) -> None:
@@ -158,14 +174,17 @@ class DemoBuffer:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
-                missing = [k for k in (*_ARRAYS, "lengths", "instructions") if k not in data]
+                missing = [k for k in (*_ARRAYS, "lengths", "instructions") if k not in data and k not in _OPTIONAL]
                 if missing:
                     raise TrainingError(f"{path}: not a demonstration file (missing arrays {missing})")
                 buffer = cls()
                 buffer.instructions = [str(s) for s in data["instructions"]]
                 buffer._index = {s: i for i, s in enumerate(buffer.instructions)}
                 buffer.lengths = [int(n) for n in data["lengths"]]
-                buffer._arrays = {name: data[name] for name in _ARRAYS}
+                buffer._arrays = {name: data[name] for name in _ARRAYS if name in data}
+                if "teacher" not in buffer._arrays:
+                    buffer._arrays["teacher"] = np.full((len(buffer._arrays["action"]), TEACHER_DIM), np.nan,
+                                                        dtype=np.float32)
         except (OSError, ValueError) as err:
             raise TrainingError(f"{path}: cannot read demonstrations ({err})") from err
         if sum(buffer.lengths) != len(buffer._arrays["action"]):

@@ -233,14 +233,15 @@ class ActionHead(nn.Module):
 
 
 class AuxHead(nn.Module):
-    """Per-exit auxiliary head (training only): exit feature -> logits (4), velocity (2)."""
+    """Per-exit auxiliary head (training only): exit feature -> logits (4), velocity (2), and
+    ``config.teacher_targets`` teacher predictions (see :meth:`AuxHead.with_teacher`)."""
 
     def __init__(self, config: VLAConfig) -> None:
         super().__init__()
         self.mlp = nn.Sequential(
             nn.Linear(2 * config.hidden_size, config.head_hidden_size),
             nn.GELU(),
-            nn.Linear(config.head_hidden_size, config.num_actions + 2),
+            nn.Linear(config.head_hidden_size, config.num_actions + 2 + config.teacher_targets),
         )
         self.num_actions = config.num_actions
         self.register_buffer(
@@ -249,7 +250,15 @@ class AuxHead(nn.Module):
 
     def forward(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.mlp(feature)
-        return out[..., : self.num_actions], torch.tanh(out[..., self.num_actions :]) * self.velocity_scale
+        velocity = out[..., self.num_actions : self.num_actions + 2]
+        return out[..., : self.num_actions], torch.tanh(velocity) * self.velocity_scale
+
+    def with_teacher(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits, velocity and the raw teacher predictions (``..., teacher_targets``)."""
+        out = self.mlp(feature)
+        velocity = out[..., self.num_actions : self.num_actions + 2]
+        return (out[..., : self.num_actions], torch.tanh(velocity) * self.velocity_scale,
+                out[..., self.num_actions + 2 :])
 
 
 class VLAModel(nn.Module):

@@ -67,6 +67,7 @@ class TrainConfig:
     expert: str = "waypoints"
     velocity_weight: float = 1.0
     stop_weight: float = 5.0
+    teacher_weight: float = 1.0
     save_every: int = 100
 
     def __post_init__(self) -> None:
@@ -95,7 +96,12 @@ def demo_loss(model: VLAModel, batch: StepBatch, config: TrainConfig, generator:
     pick = torch.randint(1, exits, (batch_size, steps), generator=generator)
     mixed = features.gather(0, pick[None, :, :, None].expand(1, batch_size, steps, width))[0]
     mixed_logits, mixed_velocity, _, _ = model.head.forward_sequence(mixed, *model.initial_state(batch_size))
-    aux = [head(features[k + 1]) for k, head in enumerate(model.aux_heads)]
+    use_teacher = model.config.teacher_targets > 0 and batch.teacher is not None
+    if use_teacher:
+        aux3 = [head.with_teacher(features[k + 1]) for k, head in enumerate(model.aux_heads)]
+        aux = [(a[0], a[1]) for a in aux3]
+    else:
+        aux = [head(features[k + 1]) for k, head in enumerate(model.aux_heads)]
     all_logits = torch.cat([logits, mixed_logits[None], torch.stack([a[0] for a in aux])])
     all_velocity = torch.cat([velocity, mixed_velocity[None], torch.stack([a[1] for a in aux])])
     heads = all_logits.shape[0]
@@ -109,11 +115,42 @@ def demo_loss(model: VLAModel, batch: StepBatch, config: TrainConfig, generator:
                              reduction="none").sum(-1)
     mask = batch.mask.float()
     per_head = ((ce + config.velocity_weight * huber) * mask).sum((1, 2)) / mask.sum()
+    figures_teacher: dict[str, float] = {}
+    if use_teacher:
+        teacher_loss, figures_teacher = _teacher_loss(torch.stack([a[2] for a in aux3]), batch.teacher, batch.mask)
+        per_head = torch.cat([per_head, (config.teacher_weight * teacher_loss)[None]])
     with torch.no_grad():
         correct = (all_logits.argmax(-1) == target).float()
         accuracy = (correct * mask).sum((1, 2)) / mask.sum()
-    figures = {"loss": float(per_head.detach().mean()), "acc_exit1": float(accuracy[1]), "acc_last": float(accuracy[exits - 1])}
+    figures = {"loss": float(per_head.detach().mean()), "acc_exit1": float(accuracy[1]), "acc_last": float(accuracy[exits - 1]),
+               **figures_teacher}
     return per_head.sum(), figures
+
+
+def _teacher_loss(pred: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """Privileged auxiliary loss over every exit's aux head: (E, B, S, 4) predictions against
+    (B, S, 4) teacher values (in view, sin and cos of the bearing, distance in metres).
+
+    Whether the named target is in view is a logistic loss on every recorded step; its bearing
+    (squared error on sine and cosine) and distance (Huber on metres / 2) count only where it is
+    in view. Steps without teacher values (NaN) or padded steps count nothing.
+    """
+    valid = mask & torch.isfinite(teacher).all(-1)
+    if not bool(valid.any()):
+        return pred.sum() * 0.0, {}
+    target = torch.nan_to_num(teacher)
+    in_view = target[..., 0]
+    seen = valid & (in_view > 0.5)
+    bce = F.binary_cross_entropy_with_logits(pred[..., 0], in_view.expand_as(pred[..., 0]), reduction="none")
+    loss = (bce * valid).sum((1, 2)) / valid.sum()
+    if bool(seen.any()):
+        bearing = ((pred[..., 1:3] - target[..., 1:3]) ** 2).sum(-1)
+        distance = F.smooth_l1_loss(pred[..., 3], (target[..., 3] / 2.0).expand_as(pred[..., 3]), reduction="none")
+        loss = loss + ((bearing + distance) * seen).sum((1, 2)) / seen.sum()
+    with torch.no_grad():
+        view_acc = (((pred[..., 0] > 0) == (in_view > 0.5)).float() * valid).sum((1, 2)) / valid.sum()
+    return loss.mean(), {"teacher": float(loss.detach().mean()), "view_acc_exit1": float(view_acc[0]),
+                         "view_acc_last": float(view_acc[-1])}
 
 
 def _lr_factor(iteration: int, config: TrainConfig) -> float:

@@ -105,7 +105,19 @@ class VLNCollector:
         frame = sim.reset(start)
         tracker = OdometryTracker()
         tracker.reset()
-        return _Rollout(sim, region, episode.instruction, oracle, tracker, EpisodeRecord(episode.instruction), frame)
+        target = next(o for o in scene.objects if o.id == episode.target_objects[0])
+        return _Rollout(sim, region, episode.instruction, oracle, tracker, EpisodeRecord(episode.instruction), frame,
+                        (float(target.center[0]), float(target.center[1])))
+
+    def _teacher(self, r: _Rollout) -> np.ndarray:
+        """Privileged values for the auxiliary heads (scene-file truth, training only): the
+        target in the camera's horizontal field of view and range, its bearing and distance."""
+        pose = r.sim.agent_pose
+        dx, dy = r.target_xy[0] - pose.x, r.target_xy[1] - pose.y
+        bearing = math.atan2(math.sin(math.atan2(dy, dx) - pose.yaw), math.cos(math.atan2(dy, dx) - pose.yaw))
+        distance = math.hypot(dx, dy)
+        in_view = abs(bearing) < math.radians(self.sim_config.hfov_deg) / 2.0 and distance < self.policy_config.max_depth_m
+        return np.array([float(in_view), math.sin(bearing), math.cos(bearing), distance], dtype=np.float32)
 
     def _run_wave(self, rollouts: list[_Rollout], config: CollectConfig, rng: np.random.Generator,
                   policy: _BatchPolicy | None) -> None:
@@ -121,7 +133,8 @@ class VLNCollector:
                 inp = AgentInput(r.frame, r.sim.agent_pose, np.full(2, np.nan), r.instruction, step)
                 state = r.tracker.features(inp)
                 expert = r.oracle.act(inp)
-                r.record.add(r.frame.rgb, r.frame.depth, state, int(expert), expert_velocity(expert, self.sim_config))
+                r.record.add(r.frame.rgb, r.frame.depth, state, int(expert), expert_velocity(expert, self.sim_config),
+                             self._teacher(r))
                 experts.append(expert)
                 states.append(state)
             if policy is not None:
@@ -150,5 +163,6 @@ class _Rollout:
     tracker: OdometryTracker
     record: EpisodeRecord
     frame: Frame
+    target_xy: tuple[float, float]
     burst: int = 0
     done: bool = False
