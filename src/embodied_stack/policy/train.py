@@ -10,6 +10,10 @@ The loss follows DeeR (Yue et al. 2024): cross-entropy on the discrete action pl
 on the velocity command, summed with equal weights over (a) the shared head at every exit
 0..E, (b) the shared head on a sequence whose steps each come from a randomly drawn exit (as
 early exit mixes exits over time, feeding the LSTM), and (c) the per-exit auxiliary heads.
+With ``VLAConfig.teacher_targets`` set, the auxiliary heads also learn privileged teacher values
+recorded by the collector (the language-vision task's: is the named object in view, its bearing
+and distance; :func:`_teacher_loss`): a training-only signal from the scene file that makes every
+exit's features say where the named object is, which the inference model never sees.
 
 Training is seeded and resumable: the work directory holds the model, the optimizer state
 (safetensors), the demonstrations of each round (``.npz``) and ``state.json``; each iteration's
