@@ -4,7 +4,7 @@
 ``free``: e.g. :meth:`embodied_stack.perception.mapping.FloorPlanMapper.grids`) and the
 objects the robot fused (anything with ``center``, ``labels`` and ``confidence``, e.g.
 perception tracks), segments the map into rooms (:class:`~embodied_stack.memory.rooms.RoomMap`)
-and types each room from the objects inside it
+and types each room from the objects inside it, the whole site's objects and the room's shape
 (:class:`~embodied_stack.memory.room_types.RoomTyper`). It lives in the memory layer so that the
 evaluation (:mod:`embodied_stack.eval.robot_map`) and the ROS sensing node call the same code
 without the memory importing perception (objects are read by duck typing).
@@ -55,7 +55,7 @@ def build_room_map(space: np.ndarray, walls: np.ndarray, free: np.ndarray, resol
     for obj, room in zip(objects, where, strict=True):
         if room is not None:
             by_room[room].append(obj)
-    types = (typer or RoomTyper(embed)).type_rooms(by_room)
+    types = (typer or RoomTyper(embed)).type_rooms(by_room, room_map.room_shapes())
     room_map.set_types({r: (t.type, t.confidence) for r, t in types.items()})
     areas = room_map.room_areas_m2()
     info = {"rooms": [{"id": r, "type": types[r].type if r in types else "", "name": types[r].name if r in types else "",

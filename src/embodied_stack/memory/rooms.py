@@ -243,6 +243,26 @@ class RoomMap:
         counts = np.bincount(self.labels.ravel(), minlength=int(self.labels.max()) + 1)
         return {f"room_{i}": float(counts[i]) * self.resolution_m ** 2 for i in range(1, len(counts))}
 
+    def room_shapes(self) -> dict[str, tuple[float, float]]:
+        """Room id -> (area m^2, width m): the width is twice the largest clearance (distance to
+        the room's edge) inside the room, so ``area / width^2`` is about a corridor's length
+        over its width and about 1 for a square room."""
+        n = int(self.labels.max())
+        if n == 0:
+            return {}
+        inside = ndimage.distance_transform_edt(np.pad(self.labels > 0, 1))[1:-1, 1:-1]
+        # clearance within each room: distance to any cell of another label or none
+        edges = np.zeros(self.labels.shape, dtype=bool)
+        edges[:-1] |= self.labels[:-1] != self.labels[1:]
+        edges[1:] |= self.labels[1:] != self.labels[:-1]
+        edges[:, :-1] |= self.labels[:, :-1] != self.labels[:, 1:]
+        edges[:, 1:] |= self.labels[:, 1:] != self.labels[:, :-1]
+        clearance = np.minimum(inside, ndimage.distance_transform_edt(~edges) + 0.5) * self.resolution_m
+        index = np.arange(1, n + 1)
+        widest = np.asarray(ndimage.maximum(clearance, self.labels, index), dtype=np.float64) * 2.0
+        areas = np.bincount(self.labels.ravel(), minlength=n + 1)[1:] * self.resolution_m ** 2
+        return {f"room_{i}": (float(a), float(w)) for i, a, w in zip(index.tolist(), areas, widest, strict=True)}
+
     def save(self, path: str | Path) -> None:
         """Write the map and the room types (``.npz``), enough to rebuild the same rooms."""
         np.savez_compressed(path, space=self.space, walls=self.walls, free=self.free,

@@ -75,6 +75,25 @@ def box_foreground(
     return (rows + r0).astype(np.int64) * depth_m.shape[1] + (cols + c0)
 
 
+MASK_DEPTH_GAP_M = 0.15
+"""Depth gap (metres, along the view) that separates an object's pixels from what its mask
+wrongly took in: a mask dilated at its edges reaches the wall or floor behind the object, and
+those pixels lie across a jump in depth from the object's own."""
+
+
+def depth_cluster(z: np.ndarray, gap_m: float) -> np.ndarray:
+    """Boolean mask of the depths ``z`` in the most populated run of sorted depths without a jump
+    larger than ``gap_m`` (the object; the background a dilated mask reached is cut off)."""
+    if z.size < 2:
+        return np.ones(z.size, dtype=bool)
+    order = np.argsort(z, kind="stable")
+    runs = np.concatenate([[0], np.cumsum(np.diff(z[order]) > gap_m)])
+    best = int(np.argmax(np.bincount(runs)))
+    keep = np.zeros(z.size, dtype=bool)
+    keep[order[runs == best]] = True
+    return keep
+
+
 def even_subsample(indices: np.ndarray, max_count: int) -> np.ndarray:
     """At most ``max_count`` of ``indices``, evenly spread (deterministic, keeps the shape)."""
     if indices.size <= max_count:
@@ -109,13 +128,19 @@ def object_geometry(
     neighbors: int,
     std_ratio: float,
     min_z_m: float | None = None,
+    depth_gap_m: float | None = MASK_DEPTH_GAP_M,
 ) -> ObjectGeometry | None:
     """Back-project an object's valid-depth pixels and summarise the cleaned cloud as a box.
 
+    With ``depth_gap_m`` only the pixels of the most populated depth run are kept
+    (:func:`depth_cluster`: the background behind a dilated mask's edge is dropped).
     ``min_z_m`` (map frame) drops the points below it first (the floor under a box detection).
     Returns None when no point survives.
     """
-    points = backproject(even_subsample(pixels, max_points), depth_m, intrinsics, T_map_camera)
+    pixels = even_subsample(pixels, max_points)
+    if depth_gap_m is not None and depth_gap_m > 0:
+        pixels = pixels[depth_cluster(depth_m.reshape(-1)[pixels], depth_gap_m)]
+    points = backproject(pixels, depth_m, intrinsics, T_map_camera)
     if min_z_m is not None:
         points = points[points[:, 2] >= min_z_m]
     if points.shape[0] == 0:

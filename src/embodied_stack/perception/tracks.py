@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 HISTORY = 64
-"""Sightings a track remembers (box, label, score, time) for splitting a wrong merge."""
+"""Sightings a track remembers (box, label, score, time; not the crop) for its box and for
+splitting a wrong merge."""
 
 
 @dataclass(frozen=True, eq=False)
