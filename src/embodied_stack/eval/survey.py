@@ -108,12 +108,19 @@ class SurveyResult:
     """The robot's :class:`~embodied_stack.memory.rooms.RoomMap` (None under both map oracles)."""
 
 
+SURVEY_MAP_SIZE_M = 150.0
+"""Width of the robot's own map window, centred where it starts: room for a 75 m building
+floor seen from either end (the explorer's 40 m default cut the far end off a 67 m office
+corridor or a 41 m home, whatever the step budget). Planning works on the seen part only."""
+
+
 def explore_config_for(sim: EmbeddedSim, max_steps: int = 1000) -> ExploreConfig:
     """An explorer configuration matching the simulator's camera and robot."""
     cfg = sim.config
     return ExploreConfig(camera_height_m=cfg.camera_height_m, agent_radius_m=cfg.agent_radius_m,
                          agent_height_m=cfg.agent_height_m, turn_angle_deg=cfg.turn_angle_deg,
-                         max_range_m=min(5.0, cfg.max_depth_m), max_steps=max_steps)
+                         max_range_m=min(5.0, cfg.max_depth_m), max_steps=max_steps,
+                         map_size_m=SURVEY_MAP_SIZE_M)
 
 
 def survey(

@@ -72,7 +72,8 @@ def build_hits(memory: AnsweringState, ranked: Ranked, robot_xy: np.ndarray | No
     forest, leaves, vocab = memory.forest, memory.leaves, memory.vocab
     nodes = forest.nodes
     hits = []
-    for index, score in zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True):
+    focus = ranked.focus if ranked.focus is not None else np.full(len(ranked.ids), -1)
+    for index, score, spot in zip(ranked.ids.tolist(), ranked.scores.tolist(), focus.tolist(), strict=True):
         if ranked.is_leaf:
             chain = forest.leaf_ancestors(index)
             category = vocab.categories[int(leaves.category[index])]
@@ -92,10 +93,15 @@ def build_hits(memory: AnsweringState, ranked: Ranked, robot_xy: np.ndarray | No
         if level <= ROOM:
             under = forest.descendant_leaves(index)
             first, last = float(leaves.first_seen[under].min()), float(leaves.last_seen[under].max())
+        if spot >= 0:  # a region answer points at the thing in it that answers the question
+            pos = leaves.position[spot]
+            target = target_pose(memory, pos, leaves.extent[spot], leaves.view_xy[spot], robot_xy)
+        else:
+            target = _parent_target(memory, index, robot_xy)
         hits.append(MemoryHit(
             node_id=node_id(index), name=info.name, text=info.summary, level=level, score=float(score),
             position=(float(pos[0]), float(pos[1]), float(pos[2])),
-            target_pose=_parent_target(memory, index, robot_xy),
+            target_pose=target,
             category=info.room_type, ancestors=[(node_id(a), nodes.info[a].name) for a in nodes.ancestors(index)],
             first_seen=first, last_seen=last,
         ))

@@ -81,10 +81,16 @@ class MemoryConfig:
     knn_candidates: int = 48
     """Leaves fetched by the vector index before the re-rank."""
     context_weight_explicit: float = 0.15
+    """Forest mode, explicit queries: weight of the region context (the mean cosine of the leaf's
+    zone and room with the question) added to the flat score."""
     context_weight_implicit: float = 0.2
-    """Implicit queries: weight of the region context (zone and room cosines, the room type's
-    activity match) in the leaf score; below ``affordance_weight`` so that a thing whose own use
-    meets the need beats a thing that merely stands in a room where people do it."""
+    """Implicit queries: weight of the activity of the leaf's labelled room type in the flat
+    score, and (forest mode) of the region context added to it; below ``affordance_weight`` so
+    that a thing whose own use meets the need beats a thing that merely stands in a room where
+    people do it."""
+    support_weight: float = 0.05
+    """Forest mode, implicit queries: weight of the room's support (the best match between the
+    need and a use of another kind of thing its room node holds) added to the leaf score."""
     affordance_weight: float = 0.5
     """Implicit queries: weight of the best match between the query and a use of the leaf's
     category ("thirsty" vs "get a cold drink") in the leaf score."""
@@ -149,7 +155,7 @@ class MemoryConfig:
         if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in self.level_spatial_weights):
             raise MemoryConfigError(f"level_spatial_weights must be in [0, 1], got {self.level_spatial_weights!r}")
         for name in ("context_weight_explicit", "context_weight_implicit",
-                     "affordance_weight", "activity_weight", "affordance_margin"):
+                     "affordance_weight", "activity_weight", "affordance_margin", "support_weight"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise MemoryConfigError(f"{name} must be in [0, 1], got {value!r}")

@@ -6,17 +6,23 @@
   ``beam_max_frontier`` nodes per level) down to the leaves; each level is one product of the
   query with the stacked children's embeddings. An optional :class:`NodeScorer` (e.g. a local
   LLM) can re-score the children the embedding keeps.
-- Re-rank: a leaf's score mixes its own cosine with the cosine of its zone and room (the
-  context the forest adds; weight by query kind), plus a bonus when the query names its
-  category or the room type it is in, minus a small term for distance from the robot. Implicit
-  queries (needs) add the best match between the need and one use of the leaf's category, which
-  outweighs the region context, and give the named-category bonus only to a named category
-  whose uses serve the need.
-  Global queries rank parent nodes instead (rooms first), with the same room/category bonuses.
-- Flat mode (the fair baseline): the same leaves, embedder, knowledge and keyword terms (the
-  affordance of the leaf's category, the named-category and room-type bonuses, the activity of
-  the room type its sightings were labelled with), ranking leaves only: no beam search, no
-  zone or room context, no region answers. Forest minus flat measures the hierarchy alone.
+- Re-rank: every leaf first gets the flat score (below); the forest adds what only the
+  hierarchy knows: the cosine of the leaf's zone and room summaries with the question (weight
+  by query kind) and, for needs, the room's support (how well another kind of thing its room
+  node holds serves the need: a shower backed by a towel rack and a washbasin). So the forest
+  is flat's ranking plus region context, never flat's ranking with terms taken away.
+  Global queries rank parent nodes instead (rooms first), with the same room/category bonuses,
+  the share of the named things a room holds, and the rooms holding them as candidates
+  whatever the beam kept; a room answer points at the leaf in it that best answers the
+  question (the bed of "which room do I sleep in?"), unless the question is about the named
+  room itself ("what is in the kitchen?": its medoid).
+- Flat mode (the fair baseline): the same leaves, embedder, knowledge and keyword terms: the
+  leaf's cosine, a bonus when the query names its category or the room type it is in, minus a
+  small term for distance from the robot; for needs, the best match between the need and one
+  use of the leaf's category (which outweighs the room context) and the activity of the room
+  type its sightings were labelled with, and the named-category bonus only for a named
+  category whose uses serve the need. It ranks leaves only: no beam search, no zone or room
+  context, no region answers. Forest minus flat measures the hierarchy alone.
 - Leaves retired by negative evidence (:mod:`.absence`: looked at, not there) rank lower in
   both modes.
 """
@@ -113,6 +119,9 @@ class Ranked:
     ids: np.ndarray
     scores: np.ndarray
     is_leaf: bool
+    focus: np.ndarray | None = None
+    """Region answers: per node, the leaf under it that best answers the question (-1 none);
+    the answer points there (the bed of the bedroom), not at the region's medoid."""
 
 
 class Retriever:
@@ -125,6 +134,7 @@ class Retriever:
         self._room_names: tuple[int, int, list[str]] = (-1, 0, [])
         self._vocabulary: tuple[int, frozenset[str]] = (-1, frozenset())
         self._prototypes: tuple[np.ndarray, list[QueryKind]] | None = None
+        self._held: tuple[int, dict[int, np.ndarray]] = (-1, {})
 
     # --- kinds --------------------------------------------------------------------------
 
@@ -316,44 +326,38 @@ class Retriever:
             ids = np.concatenate([ids, *extra])
         ids = np.unique(ids.astype(np.int64))
         sem = cosines(m.leaves.vectors(ids), q).astype(np.float64)
-        nodes = m.forest.nodes
-        if mode == "forest":
-            zones = m.forest.leaf_parent[ids]
-            rooms = np.where(zones >= 0, nodes.parent[np.maximum(zones, 0)], -1)
-            types = np.where(rooms >= 0, nodes.room_type[np.maximum(rooms, 0)], -1)
-            ctx_sum = np.zeros(len(ids))
-            ctx_n = np.zeros(len(ids))
-            for level_ids in (zones, rooms):
-                ok = level_ids >= 0
-                ctx_sum[ok] += cosines(nodes.vectors(level_ids[ok]), q)
-                ctx_n[ok] += 1
-            if kind == QueryKind.IMPLICIT:
-                # The need met by what people do in the leaf's room (Embodied-RAG's region match).
-                ok = rooms >= 0
-                ctx_sum[ok] += self._room_activity(q, rooms[ok])
-                ctx_n[ok] += 1
-            ctx = np.where(ctx_n > 0, ctx_sum / np.maximum(ctx_n, 1), sem)
-            type_names = nodes.room_types
-        else:
-            # The flat baseline: no regions, but the same knowledge per leaf, through the room
-            # label its sightings carry (the spatial context's room type, not a forest node).
-            type_names = sorted(set(m.vocab.room_types.values()))
-            leaf_types = np.array([type_names.index(m.vocab.room_types[r]) if r in m.vocab.room_types else -1
-                                   for r in m.leaves.room[ids].tolist()], dtype=np.int64)
-            types = leaf_types
-            ctx = sem
-            if kind == QueryKind.IMPLICIT and type_names:
-                activity = self.matcher().activity(q)
-                by_type = np.array([activity.get(t, -1.0) for t in type_names] + [-1.0])
-                act = by_type[leaf_types]
-                ctx = np.where((leaf_types >= 0) & (act > -1.0), (sem + act) / 2.0, sem)
+        # The flat score, shared by both modes: the leaf's own cosine and, for needs, the best
+        # use of its category and the activity of the room type its sightings were labelled with.
+        label_types, label_names = self._label_types(ids)
         if kind == QueryKind.IMPLICIT:
+            ctx = sem
+            if label_names:
+                activity = self.matcher().activity(q)
+                by_type = np.array([activity.get(t, -1.0) for t in label_names] + [-1.0])
+                act = by_type[label_types]
+                ctx = np.where((label_types >= 0) & (act > -1.0), (sem + act) / 2.0, sem)
             w_ctx, w_aff = cfg.context_weight_implicit, cfg.affordance_weight
             leaf_aff = np.where(aff[m.leaves.category[ids]] >= 0, aff[m.leaves.category[ids]], sem)
             score = (1.0 - w_ctx - w_aff) * sem + w_ctx * ctx + w_aff * leaf_aff
         else:
-            w_ctx = cfg.context_weight_explicit
-            score = (1.0 - w_ctx) * sem + w_ctx * ctx
+            score = sem.copy()
+        types, type_names = label_types, label_names
+        if mode == "forest":
+            # What only the hierarchy knows, added on top of the flat score (so the forest is at
+            # least flat's ranking): the cosine of the leaf's zone and room summaries with the
+            # question and, for needs, how well the other kinds of things in its room serve it.
+            nodes = m.forest.nodes
+            zones = m.forest.leaf_parent[ids]
+            rooms = np.where(zones >= 0, nodes.parent[np.maximum(zones, 0)], -1)
+            region = self._region_context(q, zones, rooms, sem)
+            if kind == QueryKind.IMPLICIT:
+                score += cfg.context_weight_implicit * region
+                score += cfg.support_weight * self._room_support(aff, rooms, m.leaves.category[ids])
+            else:
+                score += cfg.context_weight_explicit * region
+            node_types = np.where(rooms >= 0, nodes.room_type[np.maximum(rooms, 0)], -1)
+            type_names = nodes.room_types
+            types = node_types
         if categories:
             named = self._named(categories)
             if kind == QueryKind.IMPLICIT:
@@ -363,8 +367,8 @@ class Retriever:
                 named &= (aff < 0) | (aff >= aff.max() - cfg.affordance_margin)
             score += cfg.category_match_bonus * named[m.leaves.category[ids]]
         if room_types:
-            wanted = [type_names.index(t) for t in room_types if t in type_names]
-            score += cfg.room_match_bonus * np.isin(types, wanted)
+            named_types = [type_names.index(t) for t in room_types if t in type_names]
+            score += cfg.room_match_bonus * np.isin(types, named_types)
         retired = m.absence.retired(m.leaves.n)[ids]
         score -= cfg.retired_penalty * retired
         if robot_xy is not None:
@@ -372,6 +376,70 @@ class Retriever:
             score -= cfg.proximity_weight * np.minimum(distance / 20.0, 1.0)
         order = np.lexsort((ids, -score))[:k]
         return Ranked(ids[order], score[order], True)
+
+    def _label_types(self, ids: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """Per leaf: the index (into the returned names, -1 none) of the room type its sightings
+        were labelled with (the spatial context's room, not a forest node)."""
+        vocab = self.m.vocab
+        names = sorted(set(vocab.room_types.values()))
+        rooms = self.m.leaves.room[ids]
+        if not names or len(ids) == 0:
+            return np.full(len(ids), -1, dtype=np.int64), names
+        top = max(max(vocab.room_types), int(rooms.max()), 0) + 1
+        lookup = np.full(top + 1, -1, dtype=np.int64)
+        for room, name in vocab.room_types.items():
+            if room >= 0:
+                lookup[room] = names.index(name)
+        return lookup[np.where(rooms >= 0, rooms, top)], names
+
+    def _region_context(self, q: np.ndarray, zones: np.ndarray, rooms: np.ndarray, sem: np.ndarray) -> np.ndarray:
+        """Per leaf: the mean cosine of its zone and room with the query (its own where it has neither)."""
+        nodes = self.m.forest.nodes
+        total = np.zeros(len(zones))
+        count = np.zeros(len(zones))
+        for level_ids in (zones, rooms):
+            ok = level_ids >= 0
+            total[ok] += cosines(nodes.vectors(level_ids[ok]), q)
+            count[ok] += 1
+        return np.where(count > 0, total / np.maximum(count, 1), sem)
+
+    def _room_categories(self, room: int) -> np.ndarray:
+        """The memory's category ids a room node holds (kept until the forest changes)."""
+        nodes = self.m.forest.nodes
+        if self._held[0] != nodes.version:
+            self._held = (nodes.version, {})
+        found = self._held[1].get(room)
+        if found is None:
+            get = self.m.vocab.categories.get
+            held = (get(name) for name in nodes.info[room].category_counts)
+            found = np.array(sorted(c for c in held if c is not None), dtype=np.int64)
+            self._held[1][room] = found
+        return found
+
+    def _room_support(self, aff: np.ndarray, rooms: np.ndarray, categories: np.ndarray) -> np.ndarray:
+        """Per leaf: the best match between the need and a use of another kind of thing in its
+        room (from the room node's category counts; 0 when it holds nothing else that serves it):
+        a bathtub in a room that also has a shower and a towel rack beats one in a store room."""
+        support = np.zeros(len(rooms))
+        unique, inverse = np.unique(rooms, return_inverse=True)
+        if len(aff) == 0 or not (unique >= 0).any():
+            return support
+        held = [self._room_categories(int(r)) if r >= 0 else np.zeros(0, dtype=np.int64) for r in unique.tolist()]
+        owner = np.repeat(np.arange(len(unique)), [len(h) for h in held])
+        cats = np.concatenate(held) if held else np.zeros(0, dtype=np.int64)
+        value = np.maximum(aff[cats], 0.0)
+        # The best and second-best category of each room (the best being another kind of thing
+        # than the leaf's, or a second kind tied with it, gives the best; else the second best).
+        best = np.zeros(len(unique))
+        np.maximum.at(best, owner, value)
+        top = value >= best[owner]
+        first = np.full(len(unique), -1, dtype=np.int64)
+        np.maximum.at(first, owner[top], cats[top])
+        second = np.zeros(len(unique))
+        other = cats != first[owner]
+        np.maximum.at(second, owner[other], value[other])
+        own_best = categories == first[inverse]
+        return np.where(rooms >= 0, np.where(own_best, second[inverse], best[inverse]), 0.0)
 
     def _activity_by_type(self, q: np.ndarray) -> np.ndarray:
         """Per room type of the forest: the best match between the query and one of its
@@ -391,7 +459,8 @@ class Retriever:
                    query: str, robot_xy: np.ndarray | None) -> Ranked:
         """Parent nodes for global queries. Candidates: every node the beam search scored, plus
         the rooms of the room types the query names or whose activities match it best (at most
-        ``category_candidates`` of each, nearest the robot or best by cosine); then each gets its
+        ``category_candidates`` of each, nearest the robot or best by cosine) and the rooms that
+        hold leaves of the categories it names; then each gets its
         cosine mixed with its room type's activity match, a level prior, and the bonuses."""
         m, cfg = self.m, self.m.config
         nodes = m.forest.nodes
@@ -401,7 +470,15 @@ class Retriever:
         wanted += [int(i) for i in np.argsort(-by_type, kind="stable")[:3]] if len(by_type) else []
         rooms = nodes.ids(ROOM)
         rooms = rooms[np.isin(nodes.room_type[rooms], wanted)]
-        extra = np.setdiff1d(self._best_rooms(rooms, q, robot_xy), scored)
+        more = [self._best_rooms(rooms, q, robot_xy)]
+        if categories:
+            # The rooms that hold the named things are candidates whatever the beam kept.
+            holding = self._category_leaves(np.flatnonzero(self._named(categories)), q, robot_xy)
+            zones = m.forest.leaf_parent[holding]
+            parents = nodes.parent[zones[zones >= 0]]
+            parents = parents[parents >= 0]
+            more.append(parents[nodes.level[parents] == ROOM])
+        extra = np.setdiff1d(np.concatenate(more).astype(np.int64), scored)
         ids, first = np.unique(np.concatenate([scored, extra]), return_index=True)
         if len(ids) == 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), False)
@@ -429,14 +506,41 @@ class Retriever:
                 held = nodes.info[int(ids[row])].category_counts
                 share[row] = np.mean([not names.isdisjoint(held) for names in wanted_names])
                 count[row] = sum(held.get(n, 0) for names in wanted_names for n in names)
-            score += cfg.category_match_bonus * share
+            # Twice the leaves' bonus: a room holding every named thing beats one holding half
+            # of them by a whole bonus, more than the activity and cosine terms ever differ by.
+            score += 2.0 * cfg.category_match_bonus * share
             if _MOST.search(query.lower()) and count.max() > 0:
                 score += cfg.category_match_bonus * count / count.max()
         if robot_xy is not None:
             distance = np.linalg.norm(nodes.position[ids, :2] - robot_xy, axis=1)
             score -= cfg.proximity_weight * np.minimum(distance / 20.0, 1.0)
         order = np.lexsort((ids, -score))[:k]
-        return Ranked(ids[order], score[order], False)
+        # A question about a region itself ("what's in the living room?") is answered at the
+        # region's medoid; one that asks for a thing or a need in it at that thing.
+        about_region = bool(room_types) and not categories and bool(_GLOBAL_CUES.search(query.lower()))
+        focus = None if about_region else self.focus_leaves(q, ids[order], categories=categories, query=query)
+        return Ranked(ids[order], score[order], False, focus)
+
+    def focus_leaves(self, q: np.ndarray, node_ids: np.ndarray, *, categories: list[str], query: str) -> np.ndarray:
+        """Per region (a zone or room node; -1 for other levels): the leaf under it that best
+        answers the question, ranked as flat ranks leaves (the named things when the question
+        names any, else as a need), over the leaves of all the regions at once."""
+        forest, nodes = self.m.forest, self.m.forest.nodes
+        focus = np.full(len(node_ids), -1, dtype=np.int64)
+        regions = [(row, forest.descendant_leaves(int(node))) for row, node in enumerate(node_ids.tolist())
+                   if ZONE <= int(nodes.level[node]) <= ROOM]
+        regions = [(row, under) for row, under in regions if len(under)]
+        if not regions:
+            return focus
+        pool = np.unique(np.concatenate([under for _, under in regions]))
+        kind = QueryKind.EXPLICIT if categories else QueryKind.IMPLICIT
+        ranked = self.rank_leaves(q, kind, len(pool), mode="flat", categories=categories, room_types=[],
+                                  robot_xy=None, query=query, allowed=pool)
+        position = np.full(self.m.leaves.n, len(pool), dtype=np.int64)
+        position[ranked.ids] = np.arange(len(ranked.ids))
+        for row, under in regions:
+            focus[row] = int(under[np.argmin(position[under])])
+        return focus
 
     def _best_rooms(self, rooms: np.ndarray, q: np.ndarray, robot_xy: np.ndarray | None) -> np.ndarray:
         """At most ``category_candidates`` of these rooms: the nearest to the robot, else the best by cosine."""
