@@ -186,3 +186,37 @@ def test_cancel_skips_remaining() -> None:
 def test_config_validation(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         PlannerConfig(**kwargs)
+
+
+def test_a_candidate_found_wrong_counts_again_where_a_search_then_saw_the_target() -> None:
+    """A remembered thing not seen on arrival (a missed detection) is rejected; when the search
+    that follows sees the target right there, that candidate is used again, not skipped for a
+    worse one elsewhere."""
+    mem = ScriptedMemory({"news": [FakeHit("leaf_1", "tv stand", 0.6, 5.0), FakeHit("leaf_2", "sofa", 0.4, 1.0)]})
+    planner = Planner(mem, PlannerConfig(candidates=1))
+    planner.plan("I want to watch the news")
+    sg = planner.next_subgoal()
+    assert sg is not None and sg.target_pose == Pose2D(5.0, 0.0, 0.0)
+    planner.on_feedback(SubgoalFeedback(sg.id, FeedbackStatus.FAILED, message="no tv stand seen there"))
+    sg = planner.next_subgoal()
+    assert sg is not None and sg.type == SubgoalType.EXPLORE
+    sg.hint_xy = (5.2, 0.6)  # the search saw it there
+    planner.on_feedback(reached(sg.id))
+    sg = planner.next_subgoal()
+    assert sg is not None and sg.type == SubgoalType.NAVIGATE_TO and sg.current_hit().name == "tv stand"
+    assert sg.rejected == []
+
+
+def test_a_candidate_found_wrong_stays_rejected_when_the_search_saw_it_elsewhere() -> None:
+    mem = ScriptedMemory({"news": [FakeHit("leaf_1", "tv stand", 0.6, 5.0), FakeHit("leaf_2", "sofa", 0.4, 1.0)]})
+    planner = Planner(mem, PlannerConfig(candidates=1))
+    planner.plan("I want to watch the news")
+    sg = planner.next_subgoal()
+    assert sg is not None
+    planner.on_feedback(SubgoalFeedback(sg.id, FeedbackStatus.FAILED, message="no tv stand seen there"))
+    sg = planner.next_subgoal()
+    assert sg is not None
+    sg.hint_xy = (1.0, 0.5)
+    planner.on_feedback(reached(sg.id))
+    sg = planner.next_subgoal()
+    assert sg is not None and sg.current_hit().name == "sofa"

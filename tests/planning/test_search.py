@@ -144,3 +144,59 @@ def test_search_finds_an_object_in_the_other_room(mode: str) -> None:
     assert outcome.found and outcome.category == target.category, outcome.message
     assert outcome.steps < 300 and outcome.path_m > 1.0
     assert np.hypot(*(np.asarray(outcome.position[:2]) - np.asarray(target.center[:2]))) < 0.1
+
+
+class TypedRoomsMemory(RoomsMemory):
+    """The same rooms, from the robot's own map: each says how sure its type is."""
+
+    @dataclass
+    class Node(RoomsMemory.Node):
+        room: str | None = None
+
+    class Spatial:
+        def __init__(self, sure: dict[str, float]) -> None:
+            self.sure = sure
+
+        def room_confidence(self, room_id: str) -> float:
+            return self.sure.get(room_id, 0.0)
+
+    def __init__(self, sure: dict[str, float], kitchen_size: float = 4.0) -> None:
+        self.spatial = self.Spatial(sure)
+        self.kitchen_size = kitchen_size
+
+    def iter_nodes(self, level=None):  # noqa: ANN001, ANN201
+        s = self.kitchen_size
+        return [self.Node("N1", "kitchen", (s / 2, 2, 0), (0, 0, 0), (s, s, 2), room="room_1"),
+                self.Node("N2", "bedroom", (6, 2, 0), (4, 0, 0), (8, 4, 2), room="room_2")]
+
+
+def test_a_room_typed_with_little_confidence_pulls_less() -> None:
+    """The room cue is the expected prior under the memory's type confidence: a kitchen typed
+    with confidence 0.5 is half a kitchen, half a room of unknown type."""
+    sure = PlaceRanker(TypedRoomsMemory({"room_1": 1.0, "room_2": 1.0}), ["fridge"])
+    unsure = PlaceRanker(TypedRoomsMemory({"room_1": 0.5, "room_2": 1.0}), ["fridge"])
+    assert sure.room_value(0) == pytest.approx(1.0)
+    assert unsure.room_value(0) == pytest.approx(0.5 * 1.0 + 0.5 * 0.3)
+    assert unsure.room_value(1) == sure.room_value(1)
+
+
+def test_a_likely_small_room_is_looked_at_from_its_quarters_and_only_from_inside() -> None:
+    """A likely room (the fridge's kitchen, 2 m across) gets four quarter viewpoints with a small
+    visit radius; an unlikely room of that size (the kitchen, for a bed) only its point. Passing near a viewpoint from
+    outside the room's box (through a wall) does not count as having looked from there."""
+    from embodied_stack.planning.search import SemanticChooser
+
+    memory = TypedRoomsMemory({"room_1": 1.0, "room_2": 1.0}, kitchen_size=2.0)
+    chooser = SemanticChooser(PlaceRanker(memory, ["fridge"]), SearchConfig())
+    keys = {key: (point, radius) for _i, key, point, radius in chooser.viewpoints()}
+    assert {"N1/1", "N1/2", "N1/3", "N1/4"} <= set(keys)
+    assert keys["N1/1"][1] <= 0.5 and keys["N1"][1] == SearchConfig().visit_radius_m
+    assert keys["N2/1"][1] == SearchConfig().visit_radius_m  # an unlikely large room: quarters, as before
+    other = SemanticChooser(PlaceRanker(memory, ["bed"]), SearchConfig())  # the kitchen is unlikely for a bed
+    assert not any(key.startswith("N1/") for _i, key, _p, _r in other.viewpoints())
+    chooser.passed(np.array([2.3, 1.5]))  # just outside the kitchen's box (x > 2.2): through the wall
+    assert "N1" not in chooser.visited
+    chooser.passed(np.array([1.0, 1.0]))
+    assert "N1" in chooser.visited and "N1/1" not in chooser.visited  # 0.71 m from the quarter's centre
+    chooser.passed(np.array([0.5, 0.5]))
+    assert "N1/1" in chooser.visited

@@ -51,6 +51,7 @@ class RoomPlace:
     position: np.ndarray
     bbox_min: np.ndarray
     bbox_max: np.ndarray
+    type_confidence: float = 1.0  # how sure the memory is of ``room_type`` (1: sure, or not said)
 
 
 def target_categories(knowledge: Knowledge, label: str, extra: Iterable[str] = ()) -> list[str]:
@@ -58,11 +59,15 @@ def target_categories(knowledge: Knowledge, label: str, extra: Iterable[str] = (
     return knowledge.find_categories(label, extra=frozenset(extra))
 
 
+UNTYPED_PRIOR = 0.3
+"""The prior of a room of unknown type."""
+
+
 def room_prior(knowledge: Knowledge, categories: list[str], room_type: str | None) -> float:
     """How typical a room type is for any of the categories: 1.0 for a category's first listed
-    room, 0.6 for another listed one, 0.1 for an unlisted one, 0.3 when unknown."""
+    room, 0.6 for another listed one, 0.1 for an unlisted one, ``UNTYPED_PRIOR`` when unknown."""
     if room_type is None or not categories:
-        return 0.3
+        return UNTYPED_PRIOR
     room = knowledge.canonical_room(room_type) or normalize_phrase(room_type)
     best = 0.1
     for category in categories:
@@ -110,7 +115,10 @@ class PlaceRanker:
     def refresh(self) -> None:
         """Read the memory again (call after each batch of new observations)."""
         self.rooms = list(_memory_rooms(self.memory, self.categories))
-        self._room_values = np.array([room_prior(self.knowledge, self.categories, r.room_type) for r in self.rooms])
+        # a room typed with little confidence is partly a room of unknown type: the expected prior
+        self._room_values = np.array([
+            r.type_confidence * room_prior(self.knowledge, self.categories, r.room_type)
+            + (1.0 - r.type_confidence) * UNTYPED_PRIOR for r in self.rooms])
         xy, values = [], []
         leaves = getattr(self.memory, "iter_leaves", None)
         if callable(leaves) and self.config.use_objects:
@@ -156,9 +164,15 @@ class PlaceRanker:
 def _memory_rooms(memory: Any, categories: list[str]) -> Iterable[RoomPlace]:
     nodes = getattr(memory, "iter_nodes", None)
     if callable(nodes):
+        # the robot's own rooms say how sure their type is (rooms.RoomMap.room_confidence)
+        confidence = getattr(getattr(memory, "spatial", None), "room_confidence", None)
         for node in nodes(ROOM_LEVEL):
+            sure = 1.0
+            if callable(confidence) and getattr(node, "room", None) and node.category:
+                sure = float(np.clip(confidence(node.room), 0.0, 1.0))
             yield RoomPlace(node.node_id, node.category, np.asarray(node.position[:2], dtype=np.float64),
-                            np.asarray(node.bbox_min[:2], dtype=np.float64), np.asarray(node.bbox_max[:2], dtype=np.float64))
+                            np.asarray(node.bbox_min[:2], dtype=np.float64), np.asarray(node.bbox_max[:2], dtype=np.float64),
+                            sure)
         return
     text = f"which room would have {categories[0]}" if categories else "which rooms are there"
     result = memory.query(text, kind="global", k=10)

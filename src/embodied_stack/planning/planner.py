@@ -36,6 +36,9 @@ from embodied_stack.types import Pose2D
 
 logger = logging.getLogger(__name__)
 
+HINT_RADIUS_M = 1.5
+"""Memory hits this close to where a search saw the target come first (and count again if found wrong before)."""
+
 
 class MemoryLike(Protocol):
     """What the planner needs of the memory (``SemanticMemory`` or a ROS service client)."""
@@ -150,12 +153,17 @@ class Planner:
         wanted = {self.knowledge.canonical(c) or c for c in target_categories(self.knowledge, subgoal.label)}
         if wanted:
             keep = [h for h in keep if h.level == 0 and self._category(h) in wanted]
+        if subgoal.rejected and subgoal.hint_xy is not None:
+            # a search saw the target since: a candidate found wrong near that sighting counts again
+            hint = np.array(subgoal.hint_xy)
+            subgoal.rejected = [r for r in subgoal.rejected
+                                if float(np.hypot(*(np.array(r) - hint))) > self.config.rejected_radius_m + HINT_RADIUS_M]
         if subgoal.rejected:
             bad = np.array(subgoal.rejected, dtype=np.float64)
             keep = [h for h in keep if np.min(np.hypot(*(bad - np.array(h.position[:2])).T)) > self.config.rejected_radius_m]
         if subgoal.hint_xy is not None:
             hint = np.array(subgoal.hint_xy)
-            keep.sort(key=lambda h: float(np.hypot(*(np.array(h.position[:2]) - hint))) > 1.5)
+            keep.sort(key=lambda h: float(np.hypot(*(np.array(h.position[:2]) - hint))) > HINT_RADIUS_M)
         return keep
 
     def _approach(self, hit: HitRef) -> Pose2D:

@@ -50,6 +50,11 @@ class RunnerConfig:
     progress_every: int = 10  # steps between PROGRESS feedback messages
     verify_radius_m: float = 1.5  # a sighting this close to a remembered object confirms it is there
     success_distance_m: float = 1.0  # with perception: the seen target's box must be this close at the STOP
+    claim_margin_m: float = 0.3  # ...less this margin (perception puts a box a few tenths of a metre off)
+    standoff_m: float = 0.3  # a re-approach aims this far from the seen box's surface (the agent stops near its goal, not on it)
+    reapproaches: int = 2  # approaches to what was seen after a STOP too far from it
+    close_range_m: float = 2.5  # sightings taken this close decide where the target is, when there are any
+    reobserve_turns: int = 6  # on arrival, at most this many turns to face the seen target and look again
 
     def __post_init__(self) -> None:
         if self.max_steps_per_subgoal < 1:
@@ -61,6 +66,18 @@ class RunnerConfig:
                              f"{self.success_distance_m}")
         if self.blocked_after_collisions < 1 or self.progress_every < 1:
             raise ValueError("blocked_after_collisions and progress_every must be >= 1")
+        if not 0.0 <= self.claim_margin_m < self.success_distance_m:
+            raise ValueError(f"claim_margin_m must be in [0, success_distance_m), got {self.claim_margin_m}")
+        if self.standoff_m < 0 or not self.close_range_m > 0:
+            raise ValueError(f"standoff_m must be >= 0 and close_range_m > 0, got {self.standoff_m}, "
+                             f"{self.close_range_m}")
+        if self.reapproaches < 0 or self.reobserve_turns < 0:
+            raise ValueError("reapproaches and reobserve_turns must be >= 0")
+
+    @property
+    def claim_distance_m(self) -> float:
+        """How close the seen target's box must be for the runner to claim the goal condition."""
+        return self.success_distance_m - self.claim_margin_m
 
 
 @dataclass
@@ -137,7 +154,8 @@ def run_task(
         if subgoal.type in (SubgoalType.EXPLORE, SubgoalType.SEARCH) or subgoal.target_pose is None:
             feedback, run = explore_subgoal(env, subgoal, explore, record.trajectory)
             if run.verified and subgoal.hint_xy is not None:
-                seen.append((_canonical(subgoal.category or subgoal.label), np.array(subgoal.hint_xy), np.zeros(2)))
+                seen.append((_canonical(subgoal.category or subgoal.label), np.array(subgoal.hint_xy), np.zeros(2),
+                             math.inf))
             frame = env.render()
             record.runs.append(run)
         else:
@@ -213,92 +231,189 @@ def _wanted(subgoal: Subgoal) -> tuple[str, np.ndarray | None]:
     return _canonical(hit.category or hit.name), np.array(hit.position[:2], dtype=np.float64)
 
 
-Seen = list[tuple[str, np.ndarray, np.ndarray]]  # (category, xy, half extent xy) of each sighting
+Seen = list[tuple[str, np.ndarray, np.ndarray, float]]
+"""(category, xy, half extent xy, range) of each sighting: range is how far from the robot it was
+perceived (inf: unknown, e.g. a search's sighting handed on)."""
 MAX_HALF_EXTENT_M = 0.5
+NO_CLOSER_M = 0.1
+"""A re-approach that brings the robot less than this closer to the seen box got no closer."""
+ON_THE_THING_M = 0.3
+SIGHTING_STANDOFF_M = 0.6
+"""A goal within ``ON_THE_THING_M`` of the object's centre is moved this far from it, toward the robot."""
 
 
 def _confirms(seen: Seen, wanted: str, where: np.ndarray, radius: float) -> bool:
-    return any(name == wanted and float(np.hypot(*(xy - where))) <= radius for name, xy, _half in seen)
+    return any(name == wanted and float(np.hypot(*(xy - where))) <= radius for name, xy, _half, _r in seen)
 
 
-def _seen_gap(seen: Seen, wanted: str, where: np.ndarray, radius: float, robot_xy: np.ndarray) -> tuple[float, np.ndarray | None]:
-    """How far the robot is from the target as its own perception places it (the goal condition
-    the scorer checks): the box of the confirming sightings (median centre and half extent, the
-    half extent capped at ``MAX_HALF_EXTENT_M`` so one bloated fused box cannot pass for "close"),
-    and that centre (None: no confirming sighting)."""
-    rows = [(xy, half) for name, xy, half in seen if name == wanted and float(np.hypot(*(xy - where))) <= radius]
+def _seen_box(seen: Seen, wanted: str, where: np.ndarray, radius: float,
+              close_range_m: float = math.inf) -> tuple[np.ndarray, np.ndarray] | None:
+    """The target as the robot's own perception places it: the box (median centre and half
+    extent, the half extent capped at ``MAX_HALF_EXTENT_M`` so one bloated fused box cannot pass
+    for "close") of the sightings of ``wanted`` within ``radius`` of ``where``; only those taken
+    within ``close_range_m`` of the robot when there are any (depth and pose errors grow with
+    range). None: no such sighting."""
+    rows = [(xy, half, r) for name, xy, half, r in seen if name == wanted and float(np.hypot(*(xy - where))) <= radius]
     if not rows:
-        return math.inf, None
+        return None
+    close = [row for row in rows if row[2] <= close_range_m]
+    rows = close or rows
     centre = np.median(np.array([r[0] for r in rows]), axis=0)
     half = np.minimum(np.median(np.array([r[1] for r in rows]), axis=0), MAX_HALF_EXTENT_M)
-    return float(np.hypot(*np.maximum(np.abs(robot_xy - centre) - half, 0.0))), centre
+    return centre, half
 
 
-def _record(seen: Seen, observations: Sequence[Observation]) -> None:
-    seen.extend((_canonical(str(o.category)), np.asarray(o.position[:2], dtype=np.float64),
-                 np.asarray(o.extent[:2], dtype=np.float64) / 2.0) for o in observations)
+def _box_gap(box: tuple[np.ndarray, np.ndarray] | None, robot_xy: np.ndarray) -> float:
+    """Planar distance from ``robot_xy`` to a box (centre, half extent); inf without a box."""
+    if box is None:
+        return math.inf
+    centre, half = box
+    return float(np.hypot(*np.maximum(np.abs(np.asarray(robot_xy) - centre) - half, 0.0)))
+
+
+def _seen_gap(seen: Seen, wanted: str, where: np.ndarray, radius: float, robot_xy: np.ndarray,
+              close_range_m: float = math.inf) -> tuple[float, np.ndarray | None]:
+    """How far the robot is from the seen target's box (:func:`_seen_box`; the goal condition the
+    scorer checks) and the box's centre (None: no confirming sighting)."""
+    box = _seen_box(seen, wanted, where, radius, close_range_m)
+    return _box_gap(box, robot_xy), (box[0] if box is not None else None)
+
+
+def standoff_point(box: tuple[np.ndarray, np.ndarray], robot_xy: np.ndarray, standoff_m: float) -> np.ndarray:
+    """Where to stand to be ``standoff_m`` from a box's surface, on the robot's side of it (the
+    box's centre when the robot stands on it)."""
+    centre, half = box
+    away = np.asarray(robot_xy, dtype=np.float64) - centre
+    norm = float(np.hypot(*away))
+    if norm < 1e-6:
+        return centre.copy()
+    unit = away / norm
+    reach = float(np.abs(unit) @ half) + standoff_m  # the box's support along the line, plus the standoff
+    return centre + unit * min(reach, norm)
+
+
+def _record(seen: Seen, observations: Sequence[Observation], robot_xy: np.ndarray | None = None) -> None:
+    for o in observations:
+        xy = np.asarray(o.position[:2], dtype=np.float64)
+        rng = float(np.hypot(*(xy - robot_xy))) if robot_xy is not None else math.inf
+        seen.append((_canonical(str(o.category)), xy, np.asarray(o.extent[:2], dtype=np.float64) / 2.0, rng))
+
+
+def _face(env: Env, xy: np.ndarray, max_turns: int, on_frame: Callable[[Frame, Pose2D], None],
+          tolerance_rad: float = math.radians(20.0)) -> list[Frame]:
+    """Turn in place toward ``xy`` (at most ``max_turns`` turns, stopping once within
+    ``tolerance_rad`` or when a turn brings it no closer); ``on_frame(frame, pose before)`` sees
+    each turn's frame; returns them."""
+    frames: list[Frame] = []
+    for _ in range(max_turns):
+        pose = env.agent_pose
+        error = math.atan2(xy[1] - pose.y, xy[0] - pose.x) - pose.yaw
+        error = math.atan2(math.sin(error), math.cos(error))
+        if abs(error) <= tolerance_rad:
+            break
+        result = env.step(Action.TURN_LEFT if error > 0 else Action.TURN_RIGHT)
+        frames.append(result.frame)
+        on_frame(result.frame, pose)
+        after = env.agent_pose
+        new_error = math.atan2(xy[1] - after.y, xy[0] - after.x) - after.yaw
+        if abs(math.atan2(math.sin(new_error), math.cos(new_error))) >= abs(error) - 1e-6:
+            break  # the turn overshoots (larger than twice the error) or did not turn
+    return frames
 
 
 def _drive(env: Env, agent: Agent, subgoal: Subgoal, frame: Frame, cfg: RunnerConfig, trajectory: list[Pose2D],
            notify: Listener, on_step: StepHook | None,
            perceive: Perceive | None = None,
            seen: Seen | None = None) -> tuple[SubgoalFeedback, Frame, SubgoalRun]:
+    """Drive toward the subgoal's target pose until the agent stops; with perception, the stop
+    counts only when the target was seen there and its seen box lies within
+    ``cfg.claim_distance_m`` (the robot first turns to face it and looks again, so the box comes
+    from close-range sightings); seen but farther, it approaches a standoff of ``cfg.standoff_m``
+    from the seen box, up to ``cfg.reapproaches`` times."""
     assert subgoal.target_pose is not None  # checked by the caller
     goal_xy = np.array([subgoal.target_pose.x, subgoal.target_pose.y])
-    agent.reset(subgoal.label, goal_xy)
     start = env.agent_pose
+    wanted, where = _wanted(subgoal)
+    if where is not None and float(np.hypot(*(goal_xy - where))) < ON_THE_THING_M:
+        # a goal on the thing itself (a sighting handed on by a search): stand off it, on the robot's side
+        goal_xy = standoff_point((where, np.zeros(2)), start.xy, SIGHTING_STANDOFF_M)
+    agent.reset(subgoal.label, goal_xy)
     initial = max(float(np.linalg.norm(goal_xy - start.xy)), 1e-6)
     path = 0.0
     collisions = 0
     status, message = FeedbackStatus.FAILED, f"no STOP within {cfg.max_steps_per_subgoal} steps"
     steps = 0
-    wanted, where = _wanted(subgoal)
     check = perceive is not None and where is not None
     seen = seen if seen is not None else []
     if perceive is not None:
-        _record(seen, perceive(frame))
-    closer = check  # one more approach, to the seen thing itself, when the STOP was not close enough
-    for steps in range(1, cfg.max_steps_per_subgoal + 1):
+        _record(seen, perceive(frame), frame.agent_pose.xy)
+    approaches = cfg.reapproaches if check else 0  # more approaches, to the seen thing itself
+    last_gap = -math.inf  # the seen box's distance at the STOP before the last re-approach
+
+    def moved(result_frame: Frame, before: Pose2D) -> None:
+        nonlocal path
+        new_pose = env.agent_pose
+        path += math.hypot(new_pose.x - before.x, new_pose.y - before.y)
+        trajectory.append(new_pose)
+        if on_step is not None:
+            on_step(new_pose, result_frame)
+        if perceive is not None:
+            _record(seen, perceive(result_frame), new_pose.xy)
+
+    while steps < cfg.max_steps_per_subgoal:
+        steps += 1
         pose = env.agent_pose
         action = agent.act(AgentInput(frame, pose, goal_xy, subgoal.label, steps - 1))
         if action == Action.STOP:
             distance = float(np.linalg.norm(goal_xy - pose.xy))
-            confirmed = check and _confirms(seen, wanted, where, cfg.verify_radius_m)  # type: ignore[arg-type]
-            gap, centre = _seen_gap(seen, wanted, where, cfg.verify_radius_m, pose.xy) if confirmed else (math.inf, None)  # type: ignore[arg-type]
-            retargeted = check and not closer  # now driving to the seen thing's centre: its box decides
-            if distance > cfg.reach_distance_m and not (retargeted and gap <= cfg.success_distance_m):
-                status, message = FeedbackStatus.FAILED, f"stopped {distance:.2f} m from the target"
+            box = None
+            if check:
+                # look again from here before judging: face what was seen (or where the memory
+                # has it), so the box comes from close range and a thing is not called gone unseen
+                box = _seen_box(seen, wanted, where, cfg.verify_radius_m, cfg.close_range_m)  # type: ignore[arg-type]
+                look = box[0] if box is not None else where
+                turns = _face(env, look, min(cfg.reobserve_turns, cfg.max_steps_per_subgoal - steps), moved)  # type: ignore[arg-type]
+                if turns:
+                    frame = turns[-1]
+                    steps += len(turns)
+                box = _seen_box(seen, wanted, where, cfg.verify_radius_m, cfg.close_range_m)  # type: ignore[arg-type]
+            confirmed = box is not None
+            gap = _box_gap(box, pose.xy)
+            if confirmed and gap <= cfg.claim_distance_m:
+                status, message = FeedbackStatus.REACHED, (f"stopped {distance:.2f} m from the target, {gap:.2f} m "
+                                                            f"from the {wanted} seen there")
             elif check and not confirmed:
-                status, message = FeedbackStatus.FAILED, (f"stopped {distance:.2f} m from the target, but no "
-                                                          f"{wanted} seen there (moved or never there)")
-            elif check and gap > cfg.success_distance_m and closer and centre is not None:
-                closer = False  # seen, but the STOP is too far from it: approach what was seen
-                goal_xy = centre
+                status, message = FeedbackStatus.FAILED, (
+                    f"stopped {distance:.2f} m from the target" if distance > cfg.reach_distance_m else
+                    f"stopped {distance:.2f} m from the target, but no {wanted} seen there (moved or never there)")
+            elif confirmed and approaches > 0 and box is not None and steps < cfg.max_steps_per_subgoal:
+                approaches -= 1  # seen, but too far from where it stopped: approach what was seen
+                last_gap = gap
+                goal_xy = standoff_point(box, pose.xy, cfg.standoff_m)
                 agent.reset(subgoal.label, goal_xy)
                 continue
-            elif check and gap > cfg.success_distance_m:
+            elif confirmed and gap <= cfg.success_distance_m and last_gap - gap < NO_CLOSER_M:
+                # approached again and got no closer (a thing on a counter, behind a table): as
+                # close as it gets, and its box, seen from here, within the success distance
+                status, message = FeedbackStatus.REACHED, (f"stopped {distance:.2f} m from the target, {gap:.2f} m "
+                                                            f"from the {wanted} seen there (as close as it gets)")
+            elif confirmed:
                 status, message = FeedbackStatus.FAILED, (f"stopped {gap:.2f} m from the {wanted} seen there "
-                                                          f"(more than {cfg.success_distance_m:g} m)")
+                                                          f"(more than {cfg.claim_distance_m:g} m)")
+            elif distance > cfg.reach_distance_m:
+                status, message = FeedbackStatus.FAILED, f"stopped {distance:.2f} m from the target"
             else:
                 status, message = FeedbackStatus.REACHED, f"stopped {distance:.2f} m from the target"
-                if check:
-                    message += f", {gap:.2f} m from the {wanted} seen there"
             break
         result = env.step(action)
         frame = result.frame
-        new_pose = env.agent_pose
-        path += math.hypot(new_pose.x - pose.x, new_pose.y - pose.y)
-        trajectory.append(new_pose)
-        if on_step is not None:
-            on_step(new_pose, frame)
-        if perceive is not None:
-            _record(seen, perceive(frame))
+        moved(frame, pose)
         collisions = collisions + 1 if result.collided else 0
         if collisions >= cfg.blocked_after_collisions:
             status, message = FeedbackStatus.BLOCKED, f"{collisions} collisions in a row"
             break
         if steps % cfg.progress_every == 0:
-            remaining = float(np.linalg.norm(goal_xy - new_pose.xy))
+            remaining = float(np.linalg.norm(goal_xy - env.agent_pose.xy))
             notify("feedback", SubgoalFeedback(subgoal.id, FeedbackStatus.PROGRESS,
                                                progress=max(0.0, 1.0 - remaining / initial),
                                                distance_remaining_m=remaining))

@@ -40,6 +40,8 @@ HOLD_BONUS = 0.5
 """A place chosen before gets this much value on top, so the search does not swing between far places."""
 HOLD_RADIUS_M = 1.5
 """A frontier looking within this distance of the last chosen one counts as the same choice."""
+PASS_MARGIN_M = 0.2
+"""A room's viewpoint is passed only from inside its box grown by this (a wall between does not count)."""
 Perceive = Callable[[Frame], Sequence[Observation]]
 
 
@@ -51,6 +53,10 @@ class SearchConfig:
     ``metres_per_value``: how many metres of extra path one unit of place value is worth.
     ``visit_radius_m``: a room counts as visited once the robot came this close to its point.
     ``min_frontier_value``: frontiers valued below this are left for last.
+    ``likely_room_value``: a room whose prior for the target reaches this is a likely place: it
+    gets viewpoints in its four quarters once its box is ``quarter_min_size_m`` across (any
+    room does at ``2 * visit_radius_m``), so that a small thing behind something is seen from
+    several sides; each viewpoint is a place to turn a full circle at.
     """
 
     mode: str = "memory"
@@ -59,6 +65,8 @@ class SearchConfig:
     metres_per_value: float = 12.0
     visit_radius_m: float = 1.5
     min_frontier_value: float = 0.0
+    likely_room_value: float = 0.5
+    quarter_min_size_m: float = 1.5
     ranker: RankerConfig = field(default_factory=RankerConfig)
 
     def __post_init__(self) -> None:
@@ -107,24 +115,36 @@ class SemanticChooser:
         self.current_xy: np.ndarray | None = None  # where the current choice looks (frontiers change keys)
         self.chosen: list[str] = []
 
-    def viewpoints(self) -> list[tuple[int, str, np.ndarray]]:
-        """(room index, key, point) of the places to look from in each room the memory holds:
-        its point and, in a room whose box is larger than ``2 * visit_radius_m`` across, the
-        centres of its four quarters (a thing behind a toilet is seen from one side only)."""
+    def viewpoints(self) -> list[tuple[int, str, np.ndarray, float]]:
+        """(room index, key, point, radius) of the places to look from in each room the memory
+        holds: its point and, in a room whose box is larger than ``2 * visit_radius_m`` across
+        or a likely room (prior >= ``likely_room_value``) at least ``quarter_min_size_m`` across,
+        the centres of its four quarters (a thing behind a toilet is seen from one side only).
+        A viewpoint counts as visited once the robot came within its radius: ``visit_radius_m``,
+        at most half the spacing of the quarters for a quarter of a likely room (passing its
+        middle is not looking from each side)."""
+        cfg = self.config
         out = []
-        reach = self.config.visit_radius_m
+        reach = cfg.visit_radius_m
         for index, room in enumerate(self.ranker.rooms):
-            out.append((index, room.key, room.position))
+            out.append((index, room.key, room.position, reach))
             size = room.bbox_max - room.bbox_min
-            if float(size.max()) > 2.0 * reach:
+            likely = self.ranker.room_value(index) >= cfg.likely_room_value
+            if float(size.max()) > 2.0 * reach or (likely and float(size.max()) >= cfg.quarter_min_size_m):
+                radius = min(reach, 0.25 * float(size.min())) if likely else reach
                 for i, (fx, fy) in enumerate(((0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75))):
-                    out.append((index, f"{room.key}/{i + 1}", room.bbox_min + size * np.array([fx, fy])))
+                    out.append((index, f"{room.key}/{i + 1}", room.bbox_min + size * np.array([fx, fy]), radius))
         return out
 
     def passed(self, xy: np.ndarray) -> None:
-        """The robot is at ``xy``: viewpoints it came near count as visited."""
-        for _index, key, point in self.viewpoints():
-            if key not in self.visited and float(np.hypot(*(point - xy))) <= self.config.visit_radius_m:
+        """The robot is at ``xy``: viewpoints it came near, from inside their room's box (not
+        through a wall), count as visited."""
+        rooms = self.ranker.rooms
+        for index, key, point, radius in self.viewpoints():
+            if key in self.visited or float(np.hypot(*(point - xy))) > radius:
+                continue
+            room = rooms[index]
+            if np.all(xy >= room.bbox_min - PASS_MARGIN_M) and np.all(xy <= room.bbox_max + PASS_MARGIN_M):
                 self.visited.add(key)
 
     def done(self, target: Frontier, _arrived: bool) -> None:
@@ -149,7 +169,7 @@ class SemanticChooser:
                 value += HOLD_BONUS * (np.linalg.norm(look - self.current_xy, axis=1) <= HOLD_RADIUS_M)
             for f, v in zip(options.frontiers, value.tolist(), strict=True):
                 scored.append((v * cfg.metres_per_value - f.distance_m, f))
-        for index, key, point in self.viewpoints() if cfg.ranker.use_rooms else []:
+        for index, key, point, _radius in self.viewpoints() if cfg.ranker.use_rooms else []:
             if key in self.visited:
                 continue
             place = options.place(point, key=key)

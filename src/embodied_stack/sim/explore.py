@@ -288,10 +288,19 @@ class FrontierExplorer:
         assert self.grid is not None and self._blacklist is not None  # set by run()
         pose = pose if pose is not None else self.env.agent_pose
         options = PlanOptions([], None, None)
-        for clearance in (cfg.agent_radius_m + cfg.inflation_margin_m, cfg.agent_radius_m - 0.5 * self.grid.resolution_m):
+        tight = cfg.agent_radius_m - 0.5 * self.grid.resolution_m
+        grid, blacklist = self.grid, self._blacklist
+
+        def relaxed() -> PlanOptions:
+            return plan_options(grid, pose.xy, clearance_m=tight, agent_radius_m=cfg.agent_radius_m,
+                                min_frontier_cells=cfg.min_frontier_cells, blacklist=blacklist)
+
+        for clearance in (cfg.agent_radius_m + cfg.inflation_margin_m, tight):
             options = plan_options(self.grid, pose.xy, clearance_m=clearance, agent_radius_m=cfg.agent_radius_m,
                                    min_frontier_cells=cfg.min_frontier_cells, blacklist=self._blacklist)
             if options.frontiers:
+                if clearance > tight:
+                    options.relaxed = relaxed  # places out of reach at full clearance: try a tighter one
                 return options
         return options
 
@@ -301,8 +310,9 @@ class FrontierExplorer:
         target = self.choose(pose, options)
         if target is None:
             return None
-        assert options.nav is not None  # a target implies a traversable map
-        path = options.nav.grid_path(target.goal, pose.xy[None])[::-1]  # the field from the robot is cached
+        nav = target.nav if target.nav is not None else options.nav
+        assert nav is not None  # a target implies a traversable map
+        path = nav.grid_path(target.goal, pose.xy[None])[::-1]  # the field from the robot is cached
         if len(path) == 0:
             path = target.goal[None]
         return _Plan(path=path, target=target)

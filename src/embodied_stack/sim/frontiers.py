@@ -9,7 +9,8 @@ is computed from the robot's own map, never from the scene file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -35,6 +36,7 @@ class Frontier:
     cluster: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
     key: str = ""
     spin: bool = False  # turn a full circle on arrival (look around a place)
+    nav: NavMap | None = None  # the map its path is planned on, when not the options' own (a tighter clearance)
 
     @property
     def is_frontier(self) -> bool:
@@ -53,10 +55,25 @@ class PlanOptions:
     frontiers: list[Frontier]
     nav: NavMap | None
     dist: np.ndarray | None
+    relaxed: Callable[[], PlanOptions] | None = None
+    """The same options at a tighter clearance (a doorway the robot's conservative map holds as
+    too narrow): :meth:`place` looks there for a point it cannot reach otherwise."""
 
     def place(self, xy: np.ndarray, *, key: str = "", max_offset_m: float = 1.5, spin: bool = True,
               look_at: np.ndarray | None = None) -> Frontier | None:
-        """The reachable cell nearest ``xy`` (within ``max_offset_m``), or None."""
+        """The reachable cell nearest ``xy`` (within ``max_offset_m``), or None; failing that,
+        the same on the :attr:`relaxed` options (the returned place carries their map)."""
+        found = self._place(xy, key=key, max_offset_m=max_offset_m, spin=spin, look_at=look_at)
+        if found is None and self.relaxed is not None:
+            if not hasattr(self, "_relaxed"):
+                self._relaxed = self.relaxed()
+            found = self._relaxed._place(xy, key=key, max_offset_m=max_offset_m, spin=spin, look_at=look_at)
+            if found is not None:
+                found = replace(found, nav=self._relaxed.nav)
+        return found
+
+    def _place(self, xy: np.ndarray, *, key: str, max_offset_m: float, spin: bool,
+               look_at: np.ndarray | None) -> Frontier | None:
         if self.nav is None or self.dist is None:
             return None
         point = np.asarray(xy, dtype=np.float64).reshape(2)
@@ -84,23 +101,25 @@ def plan_options(grid: OccupancyGrid, robot_xy: np.ndarray, *, clearance_m: floa
     lies within ``far_reach_m``, so the robot drives up to it and looks. Blacklisted cells are
     no frontier.
     """
-    known_free = grid.known_free()
-    unknown = ~(grid.seen_free | grid.occupied)
-    frontier = known_free & ndimage.binary_dilation(unknown) & ~blacklist
-    rows, cols = np.nonzero(known_free | grid.occupied)
+    seen = grid.seen_free | grid.occupied
+    rows, cols = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
     if len(rows) == 0:
         return PlanOptions([], None, None)
     r0, r1 = max(rows.min() - 2, 0), min(rows.max() + 3, grid.shape[0])
     c0, c1 = max(cols.min() - 2, 0), min(cols.max() + 3, grid.shape[1])
     window = (slice(r0, r1), slice(c0, c1))
+    # Everything beyond the window is unknown, so the frontier (known-free cells next to unknown
+    # ones) is found inside it: a large map window costs nothing until the robot has seen it.
+    known_free = grid.seen_free[window] & ~grid.occupied[window]
+    frontier = known_free & ndimage.binary_dilation(~seen[window]) & ~blacklist[window]
     clearance = ndimage.distance_transform_edt(~grid.occupied[window]) * grid.resolution_m
-    traversable = known_free[window] & (clearance > clearance_m)
+    traversable = known_free & (clearance > clearance_m)
     if not traversable.any():
         return PlanOptions([], None, None)
     origin = grid.origin_xy + np.array([c0, r0]) * grid.resolution_m
     nav = NavMap(traversable, grid.resolution_m, origin, agent_radius_m)
     dist = nav.distance_field(np.asarray(robot_xy, dtype=np.float64).reshape(1, 2))
-    labels, n = ndimage.label(frontier[window], structure=np.ones((3, 3), dtype=bool))
+    labels, n = ndimage.label(frontier, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
         return PlanOptions([], nav, dist)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
