@@ -60,14 +60,14 @@ def test_two_tracks_of_one_object_merge_when_a_view_bridges_them() -> None:
     # and their centres are 1 m apart, so they start as two tracks.
     fusion.update([_sighting("sofa", (-0.5, 0, 0.4), (1.0, 0.9, 0.8))], 0.0)
     fusion.update([_sighting("sofa", (0.5, 0, 0.4), (1.0, 0.9, 0.8))], 1.0)
-    assert [t.track_id for t in fusion.tracks] == ["track_0", "track_1"]
+    assert [t.track_id for t in fusion.tracks] == [f"{fusion.id_prefix}0", f"{fusion.id_prefix}1"]
     # A middle view joins the left track; its grown box now covers most of the right one.
     emitted = fusion.update([_sighting("sofa", (0.0, 0, 0.4), (1.2, 0.9, 0.8))], 2.0)
     (track,) = fusion.tracks
-    assert track.track_id == "track_0" and track.count == 3
+    assert track.track_id == f"{fusion.id_prefix}0" and track.count == 3
     assert track.extent == pytest.approx([2.0, 0.9, 0.8])
-    assert fusion.merged == {"track_1": "track_0"}
-    assert [t.track_id for t in emitted] == ["track_0"]
+    assert fusion.merged == {f"{fusion.id_prefix}1": f"{fusion.id_prefix}0"}
+    assert [t.track_id for t in emitted] == [f"{fusion.id_prefix}0"]
 
 
 def test_keyed_tracks_of_different_objects_never_merge() -> None:
@@ -114,7 +114,7 @@ def test_unconfirmed_tracks_expire_and_confirmed_ones_stay() -> None:
     fusion.update([], 10.0)
     assert [t.category for t in fusion.tracks] == ["lamp"]
     fusion.update([_sighting("lamp", (0, 0, 1), (0.3, 0.3, 1), t=11.0)], 11.0)
-    assert fusion.tracks[0].track_id == "track_1"
+    assert fusion.tracks[0].track_id == f"{fusion.id_prefix}1"
 
 
 def test_change_mode_reemits_on_movement_update_mode_on_every_sighting() -> None:
@@ -145,3 +145,11 @@ def test_colour_votes_pick_the_majority() -> None:
     for t, color in enumerate(["white", "grey", "white"]):
         fusion.update([_sighting("fridge", (0, 0, 0.9), (0.7, 0.7, 1.8), color=color, t=float(t))], float(t))
     assert fusion.tracks[0].color == "white"
+
+
+def test_track_ids_never_repeat_across_pipelines() -> None:
+    """A second pipeline (a search after the survey, a restarted sensing node) must not reuse the
+    first one's track ids: the memory joins sightings by track id."""
+    first, second = ObjectFusion(), ObjectFusion()
+    assert first.id_prefix != second.id_prefix
+    assert ObjectFusion(id_prefix="cam0_").id_prefix == "cam0_"

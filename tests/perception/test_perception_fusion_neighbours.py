@@ -84,8 +84,8 @@ def test_an_object_seen_again_after_the_pose_drifted_merges_into_its_track() -> 
         fusion.update([_sighting("trash can", (0.4, 0.1, 0.3), (0.35, 0.35, 0.6), t=float(k))], float(k))
     fusion.flush()
     (track,) = fusion.confirmed
-    assert track.count == 10 and track.track_id == "track_0"
-    assert fusion.merged == {"track_1": "track_0"}
+    assert track.count == 10 and track.track_id == f"{fusion.id_prefix}0"
+    assert fusion.merged == {f"{fusion.id_prefix}1": f"{fusion.id_prefix}0"}
 
 
 def test_two_close_look_alikes_detected_together_never_merge() -> None:

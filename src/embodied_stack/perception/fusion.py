@@ -10,7 +10,7 @@ pair the detector often mixes up, or close text embeddings), preferring the larg
 times similarity; a sighting with the same label whose centre is within
 ``association_distance_m`` of a track joins it too. Within one frame each track takes at most
 one sighting (two detections in one image are two objects). Otherwise a new track starts with
-a stable id (``track_17``). Tracks carry a label distribution (detector scores summed per
+a stable id (``track_3f9a0c1e_17``: a random prefix per fusion instance, so ids never repeat across pipelines or restarts, then a counter). Tracks carry a label distribution (detector scores summed per
 label); their ``category`` is its mode, and their confidence is the mean score times the top
 label's share.
 
@@ -37,6 +37,8 @@ emitted once confirmed (``min_detections`` sightings with enough detector score,
 """
 
 from __future__ import annotations
+
+import secrets
 
 from dataclasses import replace
 
@@ -87,8 +89,13 @@ class ObjectFusion:
         similarity: label similarity (default: the confusion table only, no embedder).
     """
 
-    def __init__(self, config: PerceptionConfig | None = None, similarity: LabelSimilarity | None = None) -> None:
+    def __init__(self, config: PerceptionConfig | None = None, similarity: LabelSimilarity | None = None,
+                 id_prefix: str | None = None) -> None:
         self.config = config or PerceptionConfig()
+        # Track ids must never repeat across pipelines: the memory joins sightings by track id, so
+        # a second pipeline (a search after the survey, a restarted sensing node feeding a stored
+        # memory) that counted from track_0 again would fuse unrelated objects into old leaves.
+        self.id_prefix = id_prefix if id_prefix is not None else f"track_{secrets.token_hex(4)}_"
         self.similarity = similarity or LabelSimilarity()
         self.tracks: list[Track] = []
         self._next_id = 0
@@ -334,7 +341,7 @@ class ObjectFusion:
 
     def _new_track(self, s: Sighting) -> int:
         track = Track(
-            track_id=f"track_{self._next_id}",
+            track_id=f"{self.id_prefix}{self._next_id}",
             category=s.category,
             min_xyz=s.min_xyz.astype(np.float64).copy(),
             max_xyz=s.max_xyz.astype(np.float64).copy(),
