@@ -53,14 +53,14 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
         "its odometry, never the target's position. A privileged shortest-path expert labels "
         "demonstrations, then DAgger rounds; DeeR's multi-exit loss. Seeded and resumable.",
     )
-    p.add_argument("--scenes", type=int, default=40, help="training scenes (train split seeds; default: 40)")
+    p.add_argument("--scenes", type=int, default=200, help="training scenes (train split seeds; default: 200)")
     p.add_argument("--out", type=Path, required=True, help="output checkpoint (.safetensors)")
     p.add_argument("--config", type=Path, default=None, help="VLAConfig YAML/JSON (default: VLN_CONFIG)")
     p.add_argument("--rounds", type=int, default=3, help="collection rounds (default: 3)")
-    p.add_argument("--iterations", type=int, default=220, help="training iterations per round (default: 220)")
+    p.add_argument("--iterations", type=int, default=300, help="training iterations per round (default: 300)")
     p.add_argument("--episodes-per-scene", type=int, default=5, help="episodes per scene per round (default: 5)")
-    p.add_argument("--batch-windows", type=int, default=6, help="windows per training batch (default: 6)")
-    p.add_argument("--window-steps", type=int, default=8, help="steps per window (the LSTM's time axis; default: 8)")
+    p.add_argument("--batch-windows", type=int, default=16, help="windows per training batch (default: 16)")
+    p.add_argument("--window-steps", type=int, default=16, help="steps per window (the LSTM's time axis; default: 16)")
     p.add_argument("--teacher-weight", type=float, default=1.0,
                    help="weight of the privileged auxiliary loss (target in view, bearing, distance; default: 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
